@@ -1,0 +1,25 @@
+"""The rendered project's own test suite passes: the proof that the project really works."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_project_tests
+
+
+@pytest.mark.slow
+def test_default_project_passes_its_own_suite(default_project: Path) -> None:
+    started = time.monotonic()
+    outcome = run_project_tests(default_project)
+    elapsed = time.monotonic() - started
+    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+    summary = outcome.stdout.strip().splitlines()[-1]
+    passed = int(re.search(r"(\d+) passed", summary).group(1))
+    assert passed >= 40, summary
+    assert "failed" not in summary and "error" not in summary, summary
+    # Reported, not asserted: timing belongs to benchmarks, not to tests.
+    print(f"rendered suite: {summary} ({elapsed:.1f} s wall)")
