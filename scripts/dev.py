@@ -36,8 +36,6 @@ def ensure_environment() -> None:
     fingerprint = "".join(path.read_text() for path in inputs)
     if STAMP.is_file() and STAMP.read_text() == fingerprint:
         return
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
     pip = [PYTHON, "-m", "pip", "--disable-pip-version-check"]
@@ -77,6 +75,8 @@ def demo(destination: Path) -> None:
 
 
 def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036  (this script is the one that tells the user)
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="render, train and predict, offline")
@@ -89,7 +89,9 @@ def main() -> None:
         demo(args.destination.resolve())
     else:
         workers = ["-n", "auto"] if not any(arg.startswith("-n") for arg in extra) else []
-        result = subprocess.run([PYTHON, "-m", "pytest", *workers, *extra], cwd=ROOT)
+        # The environment's own commands (uv, hadolint) first on PATH, as if it were activated.
+        env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+        result = subprocess.run([PYTHON, "-m", "pytest", *workers, *extra], cwd=ROOT, env=env)
         sys.exit(result.returncode)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +27,19 @@ def render(copie, **answers: object) -> Path:
     return result.project_dir
 
 
+def tool(name: str) -> str | None:
+    """A command installed with this environment's packages, even when it is not activated."""
+    search = [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    return shutil.which(name, path=os.pathsep.join(search))
+
+
 def run_project_tests(project: Path, *pytest_args: str) -> subprocess.CompletedProcess[str]:
     """Run a rendered project's own suite in this environment (shared by every variant)."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="session")

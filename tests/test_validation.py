@@ -45,6 +45,9 @@ def test_invalid_answer_is_refused_naming_the_question(copie, answers, question,
     assert not any(path for path in copie.test_dir.rglob("*") if path.is_file())
 
 
+COPIER_COPY = [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD"]
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [("project_name=a/b", "path separator"), ("package_name=import", "Python keyword")],
@@ -54,8 +57,7 @@ def test_copier_command_line_refuses_and_creates_nothing(
 ) -> None:
     destination = tmp_path / "new-project"
     outcome = subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD"]
-        + ["--data", "project_name=ok-name", "--data", answer, str(TEMPLATE_ROOT), str(destination)],
+        [*COPIER_COPY, "-d", "project_name=ok-name", "-d", answer, TEMPLATE_ROOT, destination],
         capture_output=True,
         text=True,
     )

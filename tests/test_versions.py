@@ -10,7 +10,8 @@ from .conftest import TEMPLATE_ROOT
 
 
 def _catalogue(name: str) -> object:
-    return yaml.safe_load((TEMPLATE_ROOT / "includes" / "catalogue.yml").read_text())[name]["default"]
+    catalogue = yaml.safe_load((TEMPLATE_ROOT / "includes" / "catalogue.yml").read_text())
+    return catalogue[name]["default"]
 
 
 def test_versions_are_exact_release_numbers(versions: dict[str, str]) -> None:
@@ -25,7 +26,9 @@ def test_every_package_a_project_uses_is_in_the_table(versions: dict[str, str]) 
     assert used <= versions.keys(), used - versions.keys()
 
 
-def test_this_repository_pins_shared_packages_at_the_table_versions(versions: dict[str, str]) -> None:
+def test_this_repository_pins_shared_packages_at_the_table_versions(
+    versions: dict[str, str],
+) -> None:
     project = tomllib.loads((TEMPLATE_ROOT / "pyproject.toml").read_text())
     requirements = [
         *project["build-system"]["requires"],
