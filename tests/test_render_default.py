@@ -54,6 +54,7 @@ EXPECTED_FILES = {
     "tests/test_model.py",
     "tests/test_predict.py",
     "tests/test_server.py",
+    "tests/test_settings.py",
     "tests/test_train.py",
 }
 

@@ -1,0 +1,77 @@
+"""Other answers than the defaults: each renders clean, and each base model's project works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import TEMPLATE_ROOT, render, run_project_tests
+
+CATALOGUE = yaml.safe_load((TEMPLATE_ROOT / "includes" / "catalogue.yml").read_text())
+MODELS = CATALOGUE["model_catalogue"]["default"]
+
+
+def ruff_clean(project: Path) -> None:
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        outcome = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+@pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
+def test_each_python_version_renders_clean(copie, python_version: str) -> None:
+    project = render(copie, project_name="ticket-router", python_version=python_version)
+    ruff_clean(project)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={python_version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{python_version.replace('.', '')}"
+    assert f"ARG PYTHON_VERSION={python_version}" in (project / "Dockerfile").read_text()
+
+
+def test_free_text_answers_with_quotes_render_valid_code(copie) -> None:
+    project = render(
+        copie,
+        project_name="ticket-router",
+        description='Routes "urgent" tickets; it\'s fast \\ reliable — ünïcode too.',
+        author_name='Ada "the Countess" O\'Brien',
+    )
+    ruff_clean(project)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"].startswith('Routes "urgent" tickets')
+    assert pyproject["project"]["authors"][0]["name"] == 'Ada "the Countess" O\'Brien'
+
+
+def test_a_custom_package_name_is_used_throughout(copie) -> None:
+    project = render(copie, project_name="ticket-router", package_name="routing")
+    assert (project / "src" / "routing" / "cli.py").is_file()
+    assert not (project / "src" / "ticket_router").exists()
+    scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"ticket-router": "routing.cli:main"}
+    ruff_clean(project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "base_model", [name for name in MODELS if name != "distilbert/distilbert-base-uncased"]
+)
+def test_each_catalogue_model_renders_a_working_project(copie, base_model: str) -> None:
+    project = render(copie, project_name="ticket-router", base_model=base_model)
+    smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
+    assert smoke["model"]["tiny"]["model_type"] == MODELS[base_model]["model_type"]
+    ruff_clean(project)
+    outcome = run_project_tests(project)
+    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+
+
+def test_a_model_outside_the_catalogue_smoke_tests_with_the_task_architecture(copie) -> None:
+    project = render(copie, project_name="ticket-router", base_model="my-org/my-encoder")
+    train = yaml.safe_load((project / "configs" / "train.yaml").read_text())
+    smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
+    assert train["model"]["base_model"] == "my-org/my-encoder"
+    assert smoke["model"]["tiny"]["model_type"] == "distilbert"
