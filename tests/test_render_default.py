@@ -26,6 +26,7 @@ EXPECTED_FILES = {
     "README.md",
     "configs/smoke.yaml",
     "configs/train.yaml",
+    "docs/architecture.md",
     "data/sample/test.jsonl",
     "data/sample/train.jsonl",
     "data/sample/validation.jsonl",
