@@ -1,19 +1,20 @@
 """The decision framework, evaluated from Python exactly as copier evaluates it.
 
-The rules and estimates live once, as Jinja macros in includes/framework.jinja with their
-constants and catalogues in includes/*.yml. This module renders those macros in an environment
-built like copier's (same loader root, same filter extension, StrictUndefined), so `copier copy`
-and `ml-architect recommend` give the same answers for the same inputs.
+The rules and estimates live once, as Jinja macros in includes/framework.jinja, with constants
+and catalogues in includes/*.yml and the questions in copier.yml. This module walks copier.yml
+as copier does (each question's `when`, default and validator, in order) in a Jinja
+environment built like copier's, so `copier copy` and `ml-architect` give the same answers, and
+the same error messages, for the same inputs.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
+from copier.errors import UserMessageError
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -29,6 +30,14 @@ RECOMMENDED_QUESTIONS = (
 )
 
 
+class AnswerError(UserMessageError, ValueError):
+    """An answer copier would refuse; the message is copier's, word for word."""
+
+    def __init__(self, question: str, message: str) -> None:
+        self.question = question
+        super().__init__(f"Validation error for question '{question}': {message}")
+
+
 @cache
 def _environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
@@ -39,43 +48,169 @@ def _environment() -> SandboxedEnvironment:
     )
 
 
+def _load_with_includes(text: str) -> list[Any]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def include(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        return yaml.safe_load((template_root() / loader.construct_scalar(node)).read_text())
+
+    Loader.add_constructor("!include", include)
+    return list(yaml.load_all(text, Loader=Loader))
+
+
+@cache
+def _copier_yml() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for document in _load_with_includes((template_root() / "copier.yml").read_text()):
+        merged.update(document or {})
+    return merged
+
+
 @cache
 def computed_values() -> dict[str, Any]:
-    """Every computed value (`when: false` question) of includes/*.yml: catalogues, constants."""
-    values: dict[str, Any] = {}
-    for path in sorted((template_root() / "includes").glob("*.yml")):
-        for name, question in yaml.safe_load(path.read_text()).items():
-            if isinstance(question, dict) and question.get("when") is False:
-                values[name] = question["default"]
-    return values
+    """Every computed value (`when: false` question): catalogues, constants, the versions."""
+    return {
+        name: spec["default"]
+        for name, spec in _copier_yml().items()
+        if isinstance(spec, dict) and spec.get("when") is False
+    }
+
+
+@cache
+def questions() -> dict[str, dict[str, Any]]:
+    """The questions copier asks, in order, as written in copier.yml."""
+    return {
+        name: spec
+        for name, spec in _copier_yml().items()
+        if not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
+    }
 
 
 def catalogue(name: str) -> Any:
     return computed_values()[name]
 
 
-def _render(expression: str, answers: dict[str, Any]) -> str:
-    source = '{%- from "includes/framework.jinja" import plan_json with context -%}' + expression
-    return _environment().from_string(source).render(**computed_values(), **answers)
+def _render(template: Any, context: dict[str, Any]) -> Any:
+    if isinstance(template, str):
+        return _environment().from_string(template).render(context)
+    if isinstance(template, list):
+        return [_render(item, context) for item in template]
+    return template
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"", "0", "false", "no", "off", "n", "none", "null", "~"}:
+        return False
+    try:
+        return bool(float(text))
+    except ValueError:
+        return True
+
+
+def _cast(value: Any, spec: dict[str, Any]) -> Any:
+    kind = spec.get("type", "yaml" if spec.get("multiselect") else "str")
+    if spec.get("multiselect"):
+        return yaml.safe_load(value) if isinstance(value, str) else list(value)
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        return _as_bool(value)
+    if kind in {"yaml", "json"}:
+        return yaml.safe_load(value) if isinstance(value, str) else value
+    return str(value)
+
+
+def _choice_values(spec: dict[str, Any], context: dict[str, Any]) -> list[Any] | None:
+    choices = spec.get("choices")
+    if choices is None:
+        return None
+    if isinstance(choices, str):
+        choices = yaml.safe_load(_render(choices, context))
+    values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+    return [_cast(value, spec) for value in values]
+
+
+def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[str, Any]:
+    """Every answer, as copier would settle them with --defaults: `given` answers are checked,
+    the others take their (recommended) defaults, question by question in copier's order.
+
+    Raises AnswerError with copier's own message for the first answer copier would refuse.
+    """
+    context: dict[str, Any] = {**computed_values(), "_folder_name": folder_name}
+    answers: dict[str, Any] = {}
+    for name, spec in questions().items():
+        asked = _as_bool(_render(spec.get("when", True), context))
+        if name in given:
+            value = _cast(given[name], spec)
+        else:
+            value = _cast(_render(spec.get("default"), context), spec)
+        if asked:
+            allowed = _choice_values(spec, context)
+            values = value if spec.get("multiselect") else [value]
+            for item in values:
+                if allowed is not None and item not in allowed:
+                    raise AnswerError(name, f"Invalid choice {item!r}: choose one of {allowed}.")
+            message = _render(spec.get("validator", ""), {**context, name: value}).strip()
+            if message:
+                raise AnswerError(name, message)
+            answers[name] = value
+        context[name] = value
+    return answers
 
 
 def plan(answers: dict[str, Any]) -> dict[str, Any]:
-    """The proposal for these answers; answers left out are recommended, as copier would."""
-    return json.loads(_render("{{ plan_json() }}", answers))
+    """The proposal for these answers (see includes/framework.jinja)."""
+    source = (
+        '{%- from "includes/framework.jinja" import plan_json with context -%}{{ plan_json() }}'
+    )
+    return json.loads(_render(source, {**computed_values(), **answers}))
 
 
-def recommended_answers(answers: dict[str, Any]) -> dict[str, Any]:
-    """The answers copier would default to, question by question, in copier's order."""
-    known = dict(answers)
-    for question in RECOMMENDED_QUESTIONS:
-        if question not in known:
-            known[question] = plan(known)["chosen"][question]
-    return known
+def recommended_answers(given: dict[str, Any]) -> dict[str, Any]:
+    """The answers copier settles on for these inputs (see `answer`)."""
+    return answer(given)
 
 
-def errors(answers: dict[str, Any]) -> dict[str, str]:
-    return plan(answers)["errors"]
+def memory(
+    facts: dict[str, Any],
+    method: str,
+    *,
+    precision: str = "bf16",
+    gradient_checkpointing: bool = False,
+    shards: int = 1,
+    micro_batch: int = 1,
+    seq_len: int = 512,
+    vocabulary_head: bool = True,
+    lora_rank: int | None = None,
+    constants: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Training memory per GPU of any model shape, by the framework's formula (in GB).
 
-
-def template_path() -> Path:
-    return template_root()
+    `constants` replaces framework constants for this estimate, e.g. to model a paper's setup.
+    """
+    framework = {**computed_values()["framework"], **(constants or {})}
+    arguments = {
+        "facts": facts,
+        "method": method,
+        "precision": precision,
+        "checkpointing": gradient_checkpointing,
+        "shards": shards,
+        "micro_batch": micro_batch,
+        "seq_len": seq_len,
+        "vocabulary_head": vocabulary_head,
+        "lora_rank": lora_rank or framework["lora_rank"],
+    }
+    source = (
+        '{%- from "includes/framework.jinja" import memory_json with context -%}'
+        "{{ memory_json(a.facts, a.method, a.precision, a.checkpointing, a.shards,"
+        " a.micro_batch, a.seq_len, a.vocabulary_head, a.lora_rank) }}"
+    )
+    return json.loads(
+        _render(source, {**computed_values(), "framework": framework, "a": arguments})
+    )

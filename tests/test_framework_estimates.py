@@ -1,0 +1,105 @@
+"""The memory estimator against published figures, within stated tolerances.
+
+Reference shapes come from each model's config.json on the Hugging Face hub.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ml_architect.framework import memory
+
+# huggyllama/llama-65b (the model of the QLoRA paper's 65B claims).
+LLAMA_65B = {
+    "params_b": 65.2, "layers": 80, "hidden_size": 8192, "ffn_size": 22016, "heads": 64,
+    "kv_heads": 64, "vocab_size": 32000, "mlp_matrices": 3,
+}  # fmt: skip
+# LLaMA-2 7B and 70B shapes: the sizes of LLaMA-Factory's hardware table.
+LLAMA_7B = {
+    "params_b": 6.74, "layers": 32, "hidden_size": 4096, "ffn_size": 11008, "heads": 32,
+    "kv_heads": 32, "vocab_size": 32000, "mlp_matrices": 3,
+}  # fmt: skip
+LLAMA_70B = {
+    "params_b": 69.0, "layers": 80, "hidden_size": 8192, "ffn_size": 28672, "heads": 64,
+    "kv_heads": 8, "vocab_size": 32000, "mlp_matrices": 3,
+}  # fmt: skip
+
+
+def test_qlora_paper_65b_fits_one_48gb_gpu() -> None:
+    # Dettmers et al. 2023: "finetune a 65B parameter model on a single 48GB GPU", with LoRA
+    # r=64 on every linear layer, batch 1, 512 tokens, gradient checkpointing, and adapters kept
+    # in bf16 (2 + 2 bytes, 8 for Adam: 12 per trainable parameter; peft today keeps them in
+    # fp32, which the framework's default of 16 reflects). Tolerance: under 48 GB, and within
+    # 15 % of the 45 GB their memory breakdown reports for this setting.
+    estimate = memory(
+        LLAMA_65B,
+        "qlora",
+        gradient_checkpointing=True,
+        seq_len=512,
+        lora_rank=64,
+        constants={"bytes_trainable": 12},
+    )["total_gb"]
+    assert estimate < 48
+    assert estimate == pytest.approx(45.0, rel=0.15)
+
+
+def test_the_framework_fits_65b_qlora_on_a_48gb_l40s() -> None:
+    # The framework's own defaults (rank 16, fp32 adapters) on the paper's model and GPU.
+    estimate = memory(LLAMA_65B, "qlora", gradient_checkpointing=True, seq_len=512)["total_gb"]
+    assert estimate < 48 * 0.9  # inside the framework's usable share of an L40S
+
+
+def test_qlora_paper_16bit_full_finetuning_of_65b_needs_over_780gb() -> None:
+    # Same paper: ">780GB of GPU memory" for 16-bit full fine-tuning of the 65B model.
+    estimate = memory(LLAMA_65B, "full", gradient_checkpointing=True, seq_len=512)["total_gb"]
+    assert estimate > 780
+
+
+# LLaMA-Factory README, "Hardware Requirement" (GB): a rule-of-thumb table, so the tolerance is
+# 25 %. Rows: full (bf16/fp16 mixed precision, "32 bits"), LoRA (16-bit), QLoRA 4-bit; the
+# framework's LoRA rank for these rows is LLaMA-Factory's default of 8.
+@pytest.mark.parametrize(
+    ("facts", "method", "published_gb"),
+    [
+        (LLAMA_7B, "full", 120),
+        (LLAMA_70B, "full", 1200),
+        (LLAMA_7B, "lora", 16),
+        (LLAMA_70B, "lora", 160),
+        (LLAMA_7B, "qlora", 6),
+        (LLAMA_70B, "qlora", 48),
+    ],
+)
+def test_llama_factory_hardware_table(facts, method: str, published_gb: int) -> None:
+    estimate = memory(facts, method, gradient_checkpointing=True, seq_len=1024, lora_rank=8)[
+        "total_gb"
+    ]
+    assert estimate == pytest.approx(published_gb, rel=0.25)
+
+
+def test_zero_paper_16_bytes_per_parameter_for_mixed_precision_adam() -> None:
+    # Rajbhandari et al. 2020: 2 + 2 + 12 = 16 bytes per parameter of model states.
+    parts = memory(LLAMA_7B, "full")
+    states = parts["weights_gb"] + parts["gradients_gb"] + parts["optimizer_gb"]
+    assert states == pytest.approx(16 * LLAMA_7B["params_b"], rel=0.01)
+
+
+def test_sharding_divides_model_states_but_not_activations() -> None:
+    one = memory(LLAMA_7B, "full", gradient_checkpointing=True)
+    eight = memory(LLAMA_7B, "full", gradient_checkpointing=True, shards=8)
+    assert eight["optimizer_gb"] == pytest.approx(one["optimizer_gb"] / 8, rel=0.01)
+    assert eight["activations_gb"] == one["activations_gb"]
+
+
+def test_checkpointing_cuts_activations_and_longer_sequences_cost_more() -> None:
+    plain = memory(LLAMA_7B, "lora", seq_len=2048, micro_batch=4)
+    checkpointed = memory(
+        LLAMA_7B, "lora", seq_len=2048, micro_batch=4, gradient_checkpointing=True
+    )
+    assert checkpointed["activations_gb"] < plain["activations_gb"] / 5
+    shorter = memory(LLAMA_7B, "lora", seq_len=512, micro_batch=4)
+    assert shorter["activations_gb"] < plain["activations_gb"]
+
+
+def test_method_order_full_above_lora_above_qlora() -> None:
+    totals = [memory(LLAMA_7B, method)["total_gb"] for method in ("full", "lora", "qlora")]
+    assert totals == sorted(totals, reverse=True)

@@ -1,0 +1,187 @@
+"""The decision framework's rules, its validators in plain copier, and one source of truth."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Any
+
+import pytest
+from copier import run_copy
+
+from ml_architect.framework import (
+    RECOMMENDED_QUESTIONS,
+    AnswerError,
+    answer,
+    catalogue,
+    plan,
+)
+
+from .conftest import TEMPLATE_ROOT
+
+TASK = {"task": "text-classification"}
+SMALL = {**TASK, "base_model": "distilbert/distilbert-base-uncased"}
+
+
+def custom(params_b: float) -> dict[str, Any]:
+    return {**TASK, "base_model": "acme/encoder-xl", "params_b": params_b}
+
+
+def copier_answers(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What plain copier answers for these inputs (defaults for the rest); nothing is written."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        worker = run_copy(
+            str(TEMPLATE_ROOT),
+            "/nonexistent/ml-architect-pretend",
+            data={"project_name": "grid-project", **inputs},
+            defaults=True,
+            pretend=True,
+            quiet=True,
+            vcs_ref="HEAD",
+        )
+    return worker._answers_to_remember()
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def test_full_fine_tuning_when_it_fits() -> None:
+    chosen = plan({**SMALL, "gpu": "T4"})["chosen"]
+    assert chosen["fine_tuning"] == "full"
+    assert chosen["gradient_checkpointing"] is False
+
+
+def test_lora_when_full_does_not_fit_but_16bit_weights_do() -> None:
+    proposal = plan({**custom(7), "gpu": "A100-80GB"})
+    assert proposal["chosen"]["fine_tuning"] == "lora"
+    rows = {row["method"]: row for row in proposal["memory_table"]}
+    assert not rows["full"]["fits"] and rows["lora"]["fits"]
+
+
+def test_qlora_when_only_4bit_weights_fit() -> None:
+    proposal = plan({**custom(7), "gpu": "T4"})
+    assert proposal["chosen"]["fine_tuning"] == "qlora"
+    rows = {row["method"]: row for row in proposal["memory_table"]}
+    assert not rows["lora"]["fits"] and rows["qlora"]["fits"]
+
+
+def test_gradient_checkpointing_only_when_needed_to_fit() -> None:
+    long_inputs = plan({**custom(1), "gpu": "L4", "max_seq_length": 8192})["chosen"]
+    assert long_inputs["gradient_checkpointing"] is True
+    short_inputs = plan({**custom(1), "gpu": "L4", "max_seq_length": 128})["chosen"]
+    assert short_inputs["gradient_checkpointing"] is False
+
+
+def test_fsdp_when_sharding_is_needed_to_fit_and_ddp_otherwise() -> None:
+    sharded = plan({**custom(7), "gpu": "A100-80GB", "gpu_count": 4})["chosen"]
+    assert (sharded["fine_tuning"], sharded["distributed"]) == ("full", "fsdp")
+    replicated = plan({**SMALL, "gpu": "A100-80GB", "gpu_count": 4})["chosen"]
+    assert (replicated["fine_tuning"], replicated["distributed"]) == ("full", "ddp")
+
+
+@pytest.mark.parametrize(
+    ("gpu", "precision"), [("T4", "fp16"), ("L4", "bf16"), ("H100", "bf16"), ("cpu", "fp32")]
+)
+def test_bf16_only_where_the_gpu_supports_it(gpu: str, precision: str) -> None:
+    assert plan({**SMALL, "gpu": gpu})["chosen"]["precision"] == precision
+
+
+def test_hyperparameters_by_method_and_size() -> None:
+    full_small = plan({**SMALL, "gpu": "L4"})["hyperparameters"]
+    assert 1e-5 <= full_small["learning_rate"] <= 5e-5
+    lora = plan({**custom(7), "gpu": "A100-80GB"})["hyperparameters"]
+    assert 1e-4 <= lora["learning_rate"] <= 3e-4
+    for hyperparameters in (full_small, lora):
+        assert hyperparameters["weight_decay"] == 0.01
+        assert 0.05 <= hyperparameters["warmup_ratio"] <= 0.10
+        assert hyperparameters["max_grad_norm"] == 1.0
+        assert hyperparameters["optimizer"] == "adamw_torch"
+
+
+@pytest.mark.parametrize("gpu", ["T4", "L4", "A100-40GB", "A100-80GB", "H100", "RTX-4090"])
+def test_the_cheapest_platform_that_offers_the_gpu_is_recommended(gpu: str) -> None:
+    prices = catalogue("gpu_catalogue")["gpus"][gpu]["prices"]
+    rented = {
+        name: price for name, price in prices.items() if name != "local" and price is not None
+    }
+    expected = min(rented, key=rented.get) if rented else "local"
+    assert plan({**SMALL, "gpu": gpu})["chosen"]["platform"] == expected
+
+
+def test_cost_is_hours_times_gpus_times_price() -> None:
+    proposal = plan({**custom(7), "gpu": "A100-80GB", "gpu_count": 2, "dataset_examples": 50000})
+    for row in proposal["costs"]:
+        assert row["usd"] == pytest.approx(
+            proposal["training_hours"] * 2 * row["price_per_gpu_hour"], rel=0.01, abs=0.01
+        )
+    assert proposal["training_hours"] > 0.1
+
+
+def test_budget_overrun_is_a_warning() -> None:
+    inputs = {**custom(7), "gpu": "A100-80GB", "dataset_examples": 100000, "budget_usd": 1}
+    assert any("over the budget" in warning for warning in plan(inputs)["warnings"])
+
+
+# --- validators, through plain copier --------------------------------------------------------
+
+IMPOSSIBLE = [
+    ({"gpu": "T4", "precision": "bf16"}, "precision", "choose fp16"),
+    ({"gpu": "cpu", "fine_tuning": "qlora"}, "fine_tuning", "QLoRA needs a CUDA GPU"),
+    ({**custom(70), "gpu": "T4"}, "gpu_count", "fits nowhere"),
+    ({"gpu": "L4", "platform": "lambda"}, "platform", "does not offer the L4"),
+    ({**custom(7), "gpu": "T4", "fine_tuning": "full"}, "fine_tuning", "choose fine_tuning qlora"),
+    ({"gpu": "A100-80GB", "gpu_count": 2, "distributed": "none"}, "distributed", "choose ddp"),
+    ({"gpu": "A100-80GB", "distributed": "ddp"}, "distributed", "at least 2 GPUs"),
+    ({"gpu": "cpu", "precision": "fp16"}, "precision", "fp16 needs a CUDA GPU"),
+    ({"gpu": "cpu", "gpu_count": 2}, "gpu_count", "must be 1"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "question", "reason"), IMPOSSIBLE)
+def test_impossible_combinations_are_refused_by_plain_copier(
+    inputs: dict[str, Any], question: str, reason: str
+) -> None:
+    with pytest.raises(ValueError) as error:
+        copier_answers(inputs)
+    message = str(error.value)
+    assert f"question '{question}'" in message
+    assert reason in message
+    # The command line reports the very same message.
+    with pytest.raises(AnswerError) as same:
+        answer({"project_name": "grid-project", **inputs})
+    assert str(same.value) == message
+
+
+# --- one source of truth ---------------------------------------------------------------------
+
+GRID = [
+    {**model, "gpu": gpu, "gpu_count": count, "max_seq_length": length}
+    for model, gpu, count, length in itertools.product(
+        [SMALL, custom(1.5), custom(7), custom(34)],
+        ["cpu", "T4", "L4", "A100-80GB", "H100"],
+        [1, 4],
+        [128, 2048],
+    )
+    if not (gpu == "cpu" and count > 1)
+]
+
+
+def _grid_id(inputs: dict[str, Any]) -> str:
+    size = inputs.get("params_b", 0.067)
+    return f"{size}B-{inputs['gpu']}x{inputs['gpu_count']}-{inputs['max_seq_length']}"
+
+
+@pytest.mark.parametrize("inputs", GRID, ids=_grid_id)
+def test_copier_and_the_cli_settle_on_the_same_answers(inputs: dict[str, Any]) -> None:
+    given = {"project_name": "grid-project", **inputs}
+    try:
+        expected = answer(given)
+    except AnswerError as refusal:
+        with pytest.raises(ValueError) as error:
+            copier_answers(inputs)
+        assert str(error.value) == str(refusal)
+        return
+    answers = copier_answers(inputs)
+    for question in (*RECOMMENDED_QUESTIONS, "dataset_examples", "deploy_targets", "budget_usd"):
+        assert answers[question] == expected[question], question
