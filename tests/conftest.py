@@ -42,6 +42,36 @@ def run_project_tests(project: Path, *pytest_args: str) -> subprocess.CompletedP
     )
 
 
+def git(cwd: Path, *args: str) -> str:
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    outcome = subprocess.run(
+        ["git", *identity, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return outcome.stdout
+
+
+def snapshot_template(destination: Path, tag: str) -> Path:
+    """The working tree's template files, committed and tagged in a repository of their own."""
+    listed = git(TEMPLATE_ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE_ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git(destination, "init", "--quiet")
+    git(destination, "add", "-A")
+    git(destination, "commit", "--quiet", "-m", f"template {tag}")
+    git(destination, "tag", tag)
+    return destination
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """A committed, tagged (v0.1.0) copy of the template, as users' copier sees a release."""
+    return snapshot_template(tmp_path / "template-repo", "v0.1.0")
+
+
 @pytest.fixture(scope="session")
 def versions() -> dict[str, str]:
     return load_versions()

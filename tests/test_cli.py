@@ -1,14 +1,24 @@
-"""The ml-architect command line renders projects and refuses bad input cleanly."""
+"""The ml-architect command line: new (wizard and --defaults), recommend, update."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import warnings
 from pathlib import Path
 
+import pexpect
+import pytest
 import yaml
+from copier import run_copy
 from typer.testing import CliRunner
 
 from ml_architect import __version__
 from ml_architect.cli import app
+
+from .conftest import git
+from .test_framework_rules import copier_answers
 
 runner = CliRunner()
 # Render the working tree's HEAD, with defaults for what --data does not answer.
@@ -21,24 +31,21 @@ def test_version() -> None:
     assert outcome.stdout.strip() == f"ml-architect {__version__}"
 
 
-def test_new_renders_with_defaults_and_data(tmp_path: Path) -> None:
+# --- new ---------------------------------------------------------------------------------
+
+
+def test_new_renders_with_defaults_and_data_and_shows_the_proposal(tmp_path: Path) -> None:
     destination = tmp_path / "router"
     outcome = runner.invoke(
         app,
-        [
-            *NEW,
-            str(destination),
-            "--data",
-            "project_name=ticket-router",
-            "--data",
-            "author_name=Ada",
-        ],
+        [*NEW, str(destination), "-d", "project_name=ticket-router", "-d", "gpu=L4"],
     )
     assert outcome.exit_code == 0, outcome.output
+    assert "Proposal" in outcome.stdout and "Training memory per device" in outcome.stdout
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "ticket-router"
-    assert answers["author_name"] == "Ada"
-    assert (destination / "src/ticket_router/train.py").is_file()
+    assert answers["precision"] == "bf16"
+    assert (destination / "docs/architecture.md").is_file()
 
 
 def test_new_reads_a_data_file(tmp_path: Path) -> None:
@@ -50,11 +57,17 @@ def test_new_reads_a_data_file(tmp_path: Path) -> None:
     assert 'requires-python = ">=3.12"' in (destination / "pyproject.toml").read_text()
 
 
-def test_new_with_an_invalid_answer_names_it_and_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("answer", "question"),
+    [("project_name=a b", "project_name"), ("precision=bf16", "precision")],
+)
+def test_new_with_an_impossible_answer_names_it_and_writes_nothing(
+    tmp_path: Path, answer: str, question: str
+) -> None:
     destination = tmp_path / "out"
-    outcome = runner.invoke(app, [*NEW, str(destination), "--data", "project_name=a b"])
+    outcome = runner.invoke(app, [*NEW, str(destination), "-d", "gpu=T4", "-d", answer])
     assert outcome.exit_code == 2
-    assert "project_name" in outcome.stderr
+    assert f"question '{question}'" in outcome.stderr
     assert not destination.exists()
 
 
@@ -70,3 +83,173 @@ def test_malformed_data_is_a_usage_error(tmp_path: Path) -> None:
     outcome = runner.invoke(app, ["new", str(tmp_path / "x"), "--data", "project_name"])
     assert outcome.exit_code == 2
     assert "QUESTION=VALUE" in outcome.output
+
+
+def test_the_wizard_in_a_real_terminal(tmp_path: Path) -> None:
+    """Drive the interactive wizard through a pseudo-terminal, as a person would."""
+    destination = tmp_path / "wizard-project"
+    wizard = pexpect.spawn(
+        sys.executable,
+        ["-m", "ml_architect", "new", str(destination), "--vcs-ref", "HEAD"],
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 160),
+        # No cursor-position requests: pexpect is not a terminal that answers them.
+        env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"},
+    )
+    wizard.delaybeforesend = 0.3  # let each prompt take the keyboard before typing
+    typed = {"project_name": "wizard-project", "base_model": "acme/encoder-xl", "params_b": "7"}
+    transcript: list[str] = []
+    previous = None
+    while True:
+        # "? question:" with colour codes between the mark and the name.
+        index = wizard.expect([r"\?(?:\x1b\[[0-9;]*m)* (\w+):", r"Render the project", pexpect.EOF])
+        transcript.append(wizard.before)
+        if index == 2:
+            break
+        if index == 1:
+            assert "Proposal" in "".join(transcript)
+            wizard.send("\r")
+            continue
+        question = wizard.match.group(1)
+        if question == previous:
+            continue  # the same prompt, redrawn after a keystroke
+        previous = question
+        transcript.append(f"<{question}>")
+        if question == "gpu":
+            # A select list, from cpu: move down to the A100-80GB entry.
+            order = ["cpu", "T4", "L4", "A10G", "L40S", "RTX-4090", "A100-40GB", "A100-80GB"]
+            wizard.send("\x1b[B" * order.index("A100-80GB") + "\r")
+        elif question in typed:
+            wizard.send("\x15" + typed[question] + "\r")  # Ctrl-U clears the default first
+        else:
+            wizard.send("\r")  # accept the (recommended) default
+    wizard.close()
+    text = "".join(transcript)
+    assert wizard.exitstatus == 0, text[-2000:]
+    # The proposal was shown before the questions whose defaults it recommends.
+    assert text.index("Proposal") < text.index("<platform>") < text.index("<fine_tuning>")
+    recorded = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert recorded["gpu"] == "A100-80GB"
+    assert recorded["params_b"] == 7.0
+    assert recorded["fine_tuning"] == "lora"  # 7B on one 80 GB GPU: full does not fit
+
+
+# --- recommend ---------------------------------------------------------------------------
+
+
+def test_recommend_json_gives_answers_by_question_id_and_estimates() -> None:
+    outcome = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--json",
+            "--base-model",
+            "acme/encoder-xl",
+            "--params-b",
+            "7",
+            "--gpu",
+            "T4",
+        ],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    result = json.loads(outcome.stdout)
+    assert result["answers"]["fine_tuning"] == "qlora"
+    assert result["answers"]["precision"] == "fp16"
+    assert result["answers"]["gpu"] == "T4"
+    assert {"memory", "memory_table", "costs", "training_hours"} <= result["estimates"].keys()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--gpu", "L4"],
+        ["--gpu", "A100-80GB", "--gpu-count", "4", "--base-model", "acme/x", "--params-b", "13"],
+        ["--gpu", "T4", "--max-seq-length", "2048", "--base-model", "acme/x", "--params-b", "1"],
+    ],
+)
+def test_recommend_agrees_with_plain_copier(flags: list[str]) -> None:
+    outcome = runner.invoke(app, ["recommend", "--json", *flags])
+    assert outcome.exit_code == 0, outcome.output
+    answers = json.loads(outcome.stdout)["answers"]
+    inputs = dict(zip(flags[::2], flags[1::2], strict=True))
+    given = {flag[2:].replace("-", "_"): value for flag, value in inputs.items()}
+    from_copier = copier_answers(given)
+    for question, value in answers.items():
+        assert from_copier[question] == value, question
+
+
+def test_recommend_refuses_an_impossible_combination() -> None:
+    outcome = runner.invoke(app, ["recommend", "--gpu", "T4", "--precision", "bf16"])
+    assert outcome.exit_code == 2
+    assert "question 'precision'" in outcome.stderr
+    assert "choose fp16" in outcome.stderr
+
+
+def test_recommend_rejects_a_bad_flag_value() -> None:
+    outcome = runner.invoke(app, ["recommend", "--gpu-count", "many"])
+    assert outcome.exit_code == 2
+    assert "gpu-count" in outcome.output
+
+
+# --- update ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rendered_project(tmp_path: Path, template_repo: Path) -> Path:
+    """A project rendered from a tagged template release and committed, as users have it."""
+    project = tmp_path / "project"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(
+            str(template_repo),
+            str(project),
+            data={"project_name": "up-project"},
+            defaults=True,
+            quiet=True,
+        )
+    git(project, "init", "--quiet")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "start")
+    return project
+
+
+def test_update_refuses_a_dirty_tree(rendered_project: Path) -> None:
+    (rendered_project / "README.md").write_text("my edits, not committed\n")
+    outcome = runner.invoke(app, ["update", str(rendered_project)])
+    assert outcome.exit_code == 2
+    assert "uncommitted changes" in outcome.stderr
+    assert "README.md" in outcome.stderr
+
+
+def test_update_refuses_a_folder_the_template_did_not_make(tmp_path: Path) -> None:
+    outcome = runner.invoke(app, ["update", str(tmp_path)])
+    assert outcome.exit_code == 2
+    assert ".copier-answers.yml" in outcome.stderr
+
+
+def test_update_with_a_new_answer_keeps_user_edits_and_recorded_answers(
+    rendered_project: Path,
+) -> None:
+    notes = rendered_project / "NOTES.md"
+    notes.write_text("my own notes\n")
+    git(rendered_project, "add", "-A")
+    git(rendered_project, "commit", "--quiet", "-m", "notes")
+    outcome = runner.invoke(app, ["update", str(rendered_project), "-d", "gpu=L4"])
+    assert outcome.exit_code == 0, outcome.output
+    assert notes.read_text() == "my own notes\n"
+    answers = yaml.safe_load((rendered_project / ".copier-answers.yml").read_text())
+    assert answers["gpu"] == "L4"
+    # Copier keeps the recorded answers: the CPU-era precision stays.
+    assert answers["precision"] == "fp32"
+
+
+def test_update_re_recommend_recomputes_the_framework_answers(rendered_project: Path) -> None:
+    outcome = runner.invoke(
+        app, ["update", str(rendered_project), "-d", "gpu=L4", "--re-recommend"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    train = yaml.safe_load((rendered_project / "configs/train.yaml").read_text())
+    assert train["training"]["precision"] == "bf16"
+    architecture = (rendered_project / "docs/architecture.md").read_text()
+    assert "1 x L4" in architecture

@@ -91,11 +91,12 @@ def catalogue(name: str) -> Any:
     return computed_values()[name]
 
 
-def _render(template: Any, context: dict[str, Any]) -> Any:
+def render(template: Any, context: dict[str, Any]) -> Any:
+    """Render a copier.yml value (a string, or a list of strings) as copier does."""
     if isinstance(template, str):
         return _environment().from_string(template).render(context)
     if isinstance(template, list):
-        return [_render(item, context) for item in template]
+        return [render(item, context) for item in template]
     return template
 
 
@@ -111,8 +112,9 @@ def _as_bool(value: Any) -> bool:
         return True
 
 
-def _cast(value: Any, spec: dict[str, Any]) -> Any:
-    kind = spec.get("type", "yaml" if spec.get("multiselect") else "str")
+def cast(value: Any, spec: dict[str, Any]) -> Any:
+    """An answer converted to the question's type, as copier converts it."""
+    kind = spec.get("type", "str")
     if spec.get("multiselect"):
         return yaml.safe_load(value) if isinstance(value, str) else list(value)
     if kind == "int":
@@ -126,14 +128,29 @@ def _cast(value: Any, spec: dict[str, Any]) -> Any:
     return str(value)
 
 
-def _choice_values(spec: dict[str, Any], context: dict[str, Any]) -> list[Any] | None:
-    choices = spec.get("choices")
-    if choices is None:
-        return None
-    if isinstance(choices, str):
-        choices = yaml.safe_load(_render(choices, context))
-    values = list(choices.values()) if isinstance(choices, dict) else list(choices)
-    return [_cast(value, spec) for value in values]
+def asked(spec: dict[str, Any], context: dict[str, Any]) -> bool:
+    return _as_bool(render(spec.get("when", True), context))
+
+
+def default(name: str, spec: dict[str, Any], context: dict[str, Any]) -> Any:
+    """The question's default (the framework's recommendation, where it computes one)."""
+    return cast(render(spec.get("default"), context), spec)
+
+
+def check(name: str, value: Any, context: dict[str, Any]) -> str:
+    """Copier's complaint about this answer, or "" when copier would take it."""
+    choices = questions()[name].get("choices") if name in questions() else None
+    spec = questions().get(name, {})
+    if choices is not None:
+        if isinstance(choices, str):
+            choices = yaml.safe_load(render(choices, context))
+        allowed = [
+            cast(v, spec) for v in (choices.values() if isinstance(choices, dict) else choices)
+        ]
+        for item in value if spec.get("multiselect") else [value]:
+            if item not in allowed:
+                return f"Invalid choice {item!r}: choose one of {allowed}."
+    return render(spec.get("validator", ""), {**context, name: value}).strip()
 
 
 def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[str, Any]:
@@ -145,18 +162,9 @@ def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[st
     context: dict[str, Any] = {**computed_values(), "_folder_name": folder_name}
     answers: dict[str, Any] = {}
     for name, spec in questions().items():
-        asked = _as_bool(_render(spec.get("when", True), context))
-        if name in given:
-            value = _cast(given[name], spec)
-        else:
-            value = _cast(_render(spec.get("default"), context), spec)
-        if asked:
-            allowed = _choice_values(spec, context)
-            values = value if spec.get("multiselect") else [value]
-            for item in values:
-                if allowed is not None and item not in allowed:
-                    raise AnswerError(name, f"Invalid choice {item!r}: choose one of {allowed}.")
-            message = _render(spec.get("validator", ""), {**context, name: value}).strip()
+        value = cast(given[name], spec) if name in given else default(name, spec, context)
+        if asked(spec, context):
+            message = check(name, value, context)
             if message:
                 raise AnswerError(name, message)
             answers[name] = value
@@ -169,7 +177,7 @@ def plan(answers: dict[str, Any]) -> dict[str, Any]:
     source = (
         '{%- from "includes/framework.jinja" import plan_json with context -%}{{ plan_json() }}'
     )
-    return json.loads(_render(source, {**computed_values(), **answers}))
+    return json.loads(render(source, {**computed_values(), **answers}))
 
 
 def recommended_answers(given: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +219,4 @@ def memory(
         "{{ memory_json(a.facts, a.method, a.precision, a.checkpointing, a.shards,"
         " a.micro_batch, a.seq_len, a.vocabulary_head, a.lora_rank) }}"
     )
-    return json.loads(
-        _render(source, {**computed_values(), "framework": framework, "a": arguments})
-    )
+    return json.loads(render(source, {**computed_values(), "framework": framework, "a": arguments}))

@@ -1,0 +1,70 @@
+"""The proposal on the terminal: the recommendation, the estimates and the trade-offs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
+
+
+def show(plan: dict[str, Any], console: Console) -> None:
+    model, gpu, chosen = plan["model"], plan["gpu"], plan["chosen"]
+    console.print(
+        f"\n[bold]Proposal[/bold]: {model['id']} ({model['params_b']}B parameters) on "
+        f"{gpu['count']} x {gpu['id']} ({gpu['memory_gb']} GB each, {gpu['usable_gb']} GB usable)"
+    )
+
+    decisions = Table(title="Recommendation", show_lines=False)
+    for column in ("question", "answer", "why"):
+        decisions.add_column(column)
+    for question in (
+        "fine_tuning",
+        "precision",
+        "gradient_checkpointing",
+        "distributed",
+        "platform",
+    ):
+        value, reason = chosen[question], plan["reasons"][question]
+        mark = "" if value == plan["recommended"][question] else " (override)"
+        decisions.add_row(question, f"{value}{mark}", reason)
+    console.print(decisions)
+
+    memory = Table(title="Training memory per device (GB)")
+    for column in ("method", "weights", "grads", "optimizer", "activations", "total", "fits"):
+        memory.add_column(column, justify="left" if column == "method" else "right")
+    for row in plan["memory_table"]:
+        parts = row["memory"]
+        name = METHOD_TITLES[row["method"]]
+        if row["method"] == chosen["fine_tuning"]:
+            name = f"[bold]> {name}[/bold]"
+        memory.add_row(
+            name,
+            *(
+                str(parts[key])
+                for key in ("weights_gb", "gradients_gb", "optimizer_gb", "activations_gb")
+            ),
+            str(parts["total_gb"]),
+            "yes" if row["fits"] else "[red]no[/red]",
+        )
+    console.print(memory)
+
+    costs = Table(title=f"Time and cost: about {plan['training_hours']} h of training")
+    for column in ("platform", "USD/GPU-hour", "hours", "USD"):
+        costs.add_column(column, justify="left" if column == "platform" else "right")
+    for row in plan["costs"]:
+        name = row["platform"]
+        if name == chosen["platform"]:
+            name = f"[bold]> {name}[/bold]"
+        costs.add_row(name, str(row["price_per_gpu_hour"]), str(row["hours"]), str(row["usd"]))
+    console.print(costs)
+    console.print(
+        f"Serving needs about {plan['inference_gb']} GB. Trade-offs: full fine-tuning updates "
+        "every weight but needs the most memory; LoRA trains small adapters on 16-bit weights; "
+        "QLoRA on 4-bit weights, slower per step; gradient checkpointing trades ~33 % compute "
+        "for activation memory; FSDP shards model states across GPUs."
+    )
+    for warning in plan["warnings"]:
+        console.print(f"[yellow]Note:[/yellow] {warning}")

@@ -1,0 +1,82 @@
+"""`ml-architect update`: copier update, guarded and with conflicts reported by file."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+from copier import run_update
+
+from . import framework
+
+CONFLICT_MARKER = "<<<<<<< before updating"
+
+
+class UpdateError(Exception):
+    """The project cannot be updated as it is; the message says what to do."""
+
+
+def _git(project: Path, *args: str) -> str:
+    outcome = subprocess.run(
+        ["git", *args], cwd=project, capture_output=True, text=True, check=False
+    )
+    if outcome.returncode != 0:
+        raise UpdateError(f"{project} is not a git repository: run `git init` and commit first")
+    return outcome.stdout
+
+
+def recommended_again(project: Path, changes: dict[str, object]) -> dict[str, object]:
+    """`changes` plus fresh recommendations for the answers the framework computes.
+
+    Copier keeps recorded answers on update; after a change of GPU or model, the recorded
+    precision or strategy may no longer be the one the framework would pick.
+    """
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    inputs = {
+        name: value
+        for name, value in recorded.items()
+        if not name.startswith("_") and name not in framework.RECOMMENDED_QUESTIONS
+    }
+    fresh = framework.answer({**inputs, **changes})
+    return {**changes, **{name: fresh[name] for name in framework.RECOMMENDED_QUESTIONS}}
+
+
+def update(
+    project: Path, answers: dict[str, object], vcs_ref: str | None, *, re_recommend: bool = False
+) -> list[Path]:
+    """Update `project` to the template's newest (or `vcs_ref`) release; return conflicted files."""
+    if not (project / ".copier-answers.yml").is_file():
+        raise UpdateError(f"{project} has no .copier-answers.yml: it was not made by the template")
+    if re_recommend:
+        answers = recommended_again(project, answers)
+    dirty = _git(project, "status", "--porcelain")
+    if dirty.strip():
+        changed = ", ".join(line[3:] for line in dirty.splitlines()[:5])
+        raise UpdateError(
+            f"{project} has uncommitted changes ({changed}): commit or stash them first, so the "
+            "update can be reviewed and undone"
+        )
+    run_update(
+        str(project),
+        data=answers,
+        defaults=True,
+        overwrite=True,
+        conflict="inline",
+        vcs_ref=vcs_ref,
+        quiet=True,
+        unsafe=False,
+    )
+    conflicted = []
+    for path in sorted(project.rglob("*")):
+        if ".git" in path.parts or not path.is_file():
+            continue
+        if path.suffix == ".rej":
+            conflicted.append(path.relative_to(project))
+            continue
+        try:
+            if CONFLICT_MARKER in path.read_text():
+                conflicted.append(path.relative_to(project))
+        except UnicodeDecodeError:
+            continue
+    return conflicted

@@ -1,0 +1,82 @@
+"""The interactive `ml-architect new` wizard.
+
+It asks copier.yml's questions in copier's order, with copier's help texts, defaults and
+validators (through ml_architect.framework), and shows the proposal before the recommended
+answers are asked, so the user decides with the numbers in front of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import questionary
+import yaml
+from rich.console import Console
+
+from . import framework, proposal
+
+# The proposal is shown just before the first question whose default the framework computes.
+SHOW_PROPOSAL_BEFORE = framework.RECOMMENDED_QUESTIONS[0]
+
+
+class Cancelled(Exception):
+    """The user left the wizard (Ctrl-C, or declined to render)."""
+
+
+def _ask(question: questionary.Question) -> Any:
+    answer = question.ask()
+    if answer is None:
+        raise Cancelled
+    return answer
+
+
+def _prompt(name: str, spec: dict[str, Any], default: Any, context: dict[str, Any]) -> Any:
+    help_text = " ".join(str(framework.render(spec.get("help", ""), context)).split())
+    message = f"{name}: {help_text}" if help_text else name
+    choices = spec.get("choices")
+    if choices is not None:
+        if isinstance(choices, str):
+            choices = yaml.safe_load(framework.render(choices, context))
+        pairs = list(choices.items()) if isinstance(choices, dict) else [(c, c) for c in choices]
+        options = [questionary.Choice(title=str(title), value=value) for title, value in pairs]
+        if spec.get("multiselect"):
+            for option in options:
+                option.checked = option.value in (default or [])
+            return _ask(questionary.checkbox(message, choices=options))
+        return _ask(questionary.select(message, choices=options, default=default))
+    if spec.get("type") == "bool":
+        return _ask(questionary.confirm(message, default=bool(default)))
+
+    def validate(text: str) -> bool | str:
+        try:
+            value = framework.cast(text, spec)
+        except ValueError:
+            return f"{name} must be a {spec.get('type', 'str')}"
+        return framework.check(name, value, context) or True
+
+    return framework.cast(
+        _ask(questionary.text(message, default=str(default), validate=validate)), spec
+    )
+
+
+def run(given: dict[str, Any], console: Console, folder_name: str) -> dict[str, Any]:
+    """Ask every question not in `given`; return the answers for copier."""
+    context: dict[str, Any] = {**framework.computed_values(), "_folder_name": folder_name}
+    answers: dict[str, Any] = {}
+    for name, spec in framework.questions().items():
+        if name == SHOW_PROPOSAL_BEFORE:
+            proposal.show(framework.plan(context), console)
+        default = framework.default(name, spec, context)
+        if not framework.asked(spec, context):
+            context[name] = default
+            continue
+        value = given[name] if name in given else _prompt(name, spec, default, context)
+        value = framework.cast(value, spec)
+        message = framework.check(name, value, context)
+        if message:
+            raise framework.AnswerError(name, message)
+        context[name] = answers[name] = value
+    proposal.show(framework.plan(context), console)
+    if not _ask(questionary.confirm("Render the project with these answers?", default=True)):
+        raise Cancelled
+    return answers
