@@ -75,3 +75,46 @@ def test_a_model_outside_the_catalogue_smoke_tests_with_the_task_architecture(co
     smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
     assert train["model"]["base_model"] == "my-org/my-encoder"
     assert smoke["model"]["tiny"]["model_type"] == "distilbert"
+
+
+STRATEGIES = {
+    "full": {"packages": set(), "files": set()},
+    "lora": {"packages": {"peft"}, "files": {"adapters.py", "test_adapters.py"}},
+    "qlora": {"packages": {"peft", "bitsandbytes"}, "files": {"adapters.py", "test_adapters.py"}},
+}
+
+
+def _strategy_answers(fine_tuning: str) -> dict[str, str]:
+    # QLoRA needs a GPU in the answers; the rendered smoke config still trains on the CPU.
+    return {"project_name": "ticket-router", "fine_tuning": fine_tuning, "gpu": "T4"}
+
+
+@pytest.mark.parametrize("fine_tuning", STRATEGIES)
+def test_each_strategy_renders_its_own_files_and_pins(copie, fine_tuning: str) -> None:
+    project = render(copie, **_strategy_answers(fine_tuning))
+    ruff_clean(project)
+    names = {path.name for path in project.rglob("*.py")}
+    for strategy, facts in STRATEGIES.items():
+        if strategy != fine_tuning:
+            extra = facts["files"] - STRATEGIES[fine_tuning]["files"]
+            assert not extra & names, f"{fine_tuning} renders {extra & names}"
+    assert STRATEGIES[fine_tuning]["files"] <= names
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    installed = {requirement.split("==")[0] for requirement in dependencies}
+    all_strategy_packages = {"peft", "bitsandbytes"}
+    assert installed & all_strategy_packages == STRATEGIES[fine_tuning]["packages"]
+    train = yaml.safe_load((project / "configs" / "train.yaml").read_text())
+    assert ("lora" in train["model"]) == (fine_tuning != "full")
+    assert ("quantization" in train["model"]) == (fine_tuning == "qlora")
+    source = (project / "src" / "ticket_router" / "model.py").read_text()
+    assert ("BitsAndBytes" in source or "quantization_config" in source) == (fine_tuning == "qlora")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fine_tuning", ["lora", "qlora"])
+def test_each_adapter_strategy_passes_its_own_suite(copie, fine_tuning: str) -> None:
+    project = render(copie, **_strategy_answers(fine_tuning))
+    outcome = run_project_tests(project)
+    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
