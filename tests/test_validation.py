@@ -19,6 +19,7 @@ INVALID_ANSWERS = [
     ({"project_name": "2fast"}, "project_name", "starting with a letter"),
     ({"project_name": "tool-"}, "project_name", "ending with a letter or digit"),
     ({"project_name": "my--tool"}, "project_name", "double hyphen"),
+    ({"project_name": "a" + "-long" * 10}, "project_name", "keep it within 50"),
     ({"package_name": "Ticket-Router"}, "package_name", "not a valid Python package name"),
     ({"package_name": "9lives"}, "package_name", "not a valid Python package name"),
     ({"package_name": "class"}, "package_name", "Python keyword"),

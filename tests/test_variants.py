@@ -118,3 +118,15 @@ def test_each_adapter_strategy_passes_its_own_suite(copie, fine_tuning: str) -> 
     project = render(copie, **_strategy_answers(fine_tuning))
     outcome = run_project_tests(project)
     assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+
+
+@pytest.mark.parametrize("fine_tuning", ["full", "qlora"])
+def test_a_long_package_name_still_renders_clean(copie, fine_tuning: str) -> None:
+    # Import lines grow with the package name; they must format the same at any length.
+    project = render(
+        copie,
+        project_name="customer-support-ticket-routing-and-triage-service",  # 50, the limit
+        fine_tuning=fine_tuning,
+        gpu="T4",
+    )
+    ruff_clean(project)
