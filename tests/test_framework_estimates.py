@@ -27,9 +27,10 @@ LLAMA_70B = {
 
 def test_qlora_paper_65b_fits_one_48gb_gpu() -> None:
     # Dettmers et al. 2023: "finetune a 65B parameter model on a single 48GB GPU", with LoRA
-    # r=64 on every linear layer, batch 1, 512 tokens, gradient checkpointing, and adapters kept
-    # in bf16 (2 + 2 bytes, 8 for Adam: 12 per trainable parameter; peft today keeps them in
-    # fp32, which the framework's default of 16 reflects). Tolerance: under 48 GB, and within
+    # r=64 on every linear layer, batch 1, 512 tokens, gradient checkpointing, adapters kept in
+    # bf16 (2 + 2 bytes, 8 for Adam: 12 per trainable parameter; peft today keeps them in fp32,
+    # which the framework's default of 16 reflects), and bitsandbytes' paged AdamW, a fused
+    # kernel without the step temporary of PyTorch's AdamW. Tolerance: under 48 GB, and within
     # 15 % of the 45 GB their memory breakdown reports for this setting.
     estimate = memory(
         LLAMA_65B,
@@ -37,7 +38,7 @@ def test_qlora_paper_65b_fits_one_48gb_gpu() -> None:
         gradient_checkpointing=True,
         seq_len=512,
         lora_rank=64,
-        constants={"bytes_trainable": 12},
+        constants={"bytes_trainable": 12, "step_temporary_bytes": 0},
     )["total_gb"]
     assert estimate < 48
     assert estimate == pytest.approx(45.0, rel=0.15)
