@@ -253,3 +253,41 @@ def test_update_re_recommend_recomputes_the_framework_answers(rendered_project: 
     assert train["training"]["precision"] == "bf16"
     architecture = (rendered_project / "docs/architecture.md").read_text()
     assert "1 x L4" in architecture
+
+
+def test_update_reports_conflicts_by_file(tmp_path: Path, template_repo: Path) -> None:
+    """The template and the user change the same line: the update says which file to resolve."""
+    project = tmp_path / "project"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(
+            str(template_repo), str(project), data={"project_name": "up-project"}, defaults=True
+        )
+    git(project, "init", "--quiet")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "start")
+
+    # The user rewrites the README's first line ...
+    readme = project / "README.md"
+    lines = readme.read_text().splitlines()
+    readme.write_text("\n".join(["# up-project: our ticket router", *lines[1:]]) + "\n")
+    git(project, "commit", "--quiet", "-am", "our title")
+    # ... and the next template release changes that same line.
+    source = template_repo / "template" / "README.md.jinja"
+    template_lines = source.read_text().splitlines()
+    assert template_lines[0] == "# {{ project_name }}"
+    source.write_text(
+        "\n".join(["# {{ project_name }} (ml-architect)", *template_lines[1:]]) + "\n"
+    )
+    git(template_repo, "commit", "--quiet", "-am", "new title")
+    git(template_repo, "tag", "v0.2.0")
+
+    outcome = runner.invoke(app, ["update", str(project)])
+    assert outcome.exit_code == 1, outcome.output
+    assert "Updated with conflicts" in outcome.stderr
+    assert "README.md" in outcome.stderr
+    text = readme.read_text()
+    assert "<<<<<<< before updating" in text
+    assert "our ticket router" in text and "(ml-architect)" in text
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v0.2.0"
