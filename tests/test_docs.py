@@ -29,7 +29,7 @@ def test_framework_doc_states_the_constants_in_use() -> None:
     constants = catalogue("framework")
     assert f"{constants['bytes_full']} bytes per parameter" in text
     assert f"{constants['bytes_4bit']} bytes" in text
-    assert f"{constants['activation_factor']} s b h L" in text
+    assert f"a = {constants['attention_activation_factor']} for attention" in text
     assert f"{round(constants['mfu']['full'] * 100)} % for full" in text
     assert f"{round(constants['mfu']['qlora'] * 100)} % for QLoRA" in text
     assert f"at most {round(constants['usable_fraction'] * 100)} %" in text
