@@ -137,16 +137,23 @@ def default(name: str, spec: dict[str, Any], context: dict[str, Any]) -> Any:
     return cast(render(spec.get("default"), context), spec)
 
 
+def choices(spec: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, Any]] | None:
+    """The question's choices as (title, value) pairs; a templated list is rendered first."""
+    listed = spec.get("choices")
+    if listed is None:
+        return None
+    if isinstance(listed, str):
+        listed = yaml.safe_load(render(listed, context))
+    pairs = listed.items() if isinstance(listed, dict) else ((item, item) for item in listed)
+    return [(str(title), cast(value, spec)) for title, value in pairs]
+
+
 def check(name: str, value: Any, context: dict[str, Any]) -> str:
     """Copier's complaint about this answer, or "" when copier would take it."""
-    choices = questions()[name].get("choices") if name in questions() else None
-    spec = questions().get(name, {})
-    if choices is not None:
-        if isinstance(choices, str):
-            choices = yaml.safe_load(render(choices, context))
-        allowed = [
-            cast(v, spec) for v in (choices.values() if isinstance(choices, dict) else choices)
-        ]
+    spec = questions()[name]
+    options = choices(spec, context)
+    if options is not None:
+        allowed = [option for _, option in options]
         for item in value if spec.get("multiselect") else [value]:
             if item not in allowed:
                 return f"Invalid choice {item!r}: choose one of {allowed}."
@@ -178,11 +185,6 @@ def plan(answers: dict[str, Any]) -> dict[str, Any]:
         '{%- from "includes/framework.jinja" import plan_json with context -%}{{ plan_json() }}'
     )
     return json.loads(render(source, {**computed_values(), **answers}))
-
-
-def recommended_answers(given: dict[str, Any]) -> dict[str, Any]:
-    """The answers copier settles on for these inputs (see `answer`)."""
-    return answer(given)
 
 
 def memory(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import yaml
-
 from . import framework
 from .paths import template_root
 
@@ -27,13 +25,8 @@ Defaults marked *recommended* are computed by the decision framework (see
 
 
 def _choices(spec: dict[str, Any], context: dict[str, Any]) -> str:
-    choices = spec.get("choices")
-    if choices is None:
-        return ""
-    if isinstance(choices, str):
-        choices = yaml.safe_load(framework.render(choices, context))
-    values = choices.values() if isinstance(choices, dict) else choices
-    return ", ".join(f"`{value}`" for value in values)
+    pairs = framework.choices(spec, context) or []
+    return ", ".join(f"`{value}`" for _, value in pairs)
 
 
 def _default(name: str, spec: dict[str, Any], context: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import questionary
-import yaml
 from rich.console import Console
 
 from . import framework, proposal
@@ -33,12 +32,9 @@ def _ask(question: questionary.Question) -> Any:
 def _prompt(name: str, spec: dict[str, Any], default: Any, context: dict[str, Any]) -> Any:
     help_text = " ".join(str(framework.render(spec.get("help", ""), context)).split())
     message = f"{name}: {help_text}" if help_text else name
-    choices = spec.get("choices")
-    if choices is not None:
-        if isinstance(choices, str):
-            choices = yaml.safe_load(framework.render(choices, context))
-        pairs = list(choices.items()) if isinstance(choices, dict) else [(c, c) for c in choices]
-        options = [questionary.Choice(title=str(title), value=value) for title, value in pairs]
+    pairs = framework.choices(spec, context)
+    if pairs is not None:
+        options = [questionary.Choice(title=title, value=value) for title, value in pairs]
         if spec.get("multiselect"):
             for option in options:
                 option.checked = option.value in (default or [])
