@@ -33,6 +33,20 @@ def tool(name: str) -> str | None:
     return shutil.which(name, path=os.pathsep.join(search))
 
 
+def assert_ruff_clean(project: Path) -> None:
+    """The rendered project passes ruff's lint and format check, as its own CI would require."""
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        outcome = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+def assert_suite_passed(outcome: subprocess.CompletedProcess[str]) -> None:
+    """A rendered project's suite passed; otherwise show the end of what it printed."""
+    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+
+
 def run_project_tests(project: Path, *pytest_args: str) -> subprocess.CompletedProcess[str]:
     """Run a rendered project's own suite in this environment (shared by every variant)."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}

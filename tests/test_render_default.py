@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import tool
+from .conftest import assert_ruff_clean, tool
 
 EXPECTED_FILES = {
     ".copier-answers.yml",
@@ -79,14 +78,7 @@ def test_no_jinja_residue(default_project: Path) -> None:
 
 
 def test_ruff_lint_and_format_clean(default_project: Path) -> None:
-    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
-        outcome = subprocess.run(
-            [sys.executable, "-m", "ruff", *command],
-            cwd=default_project,
-            capture_output=True,
-            text=True,
-        )
-        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert_ruff_clean(default_project)
 
 
 def test_every_python_yaml_toml_and_json_file_parses(default_project: Path) -> None:

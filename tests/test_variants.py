@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_ROOT, render, run_project_tests
+from .conftest import (
+    TEMPLATE_ROOT,
+    assert_ruff_clean,
+    assert_suite_passed,
+    render,
+    run_project_tests,
+)
 
 CATALOGUE = yaml.safe_load((TEMPLATE_ROOT / "includes" / "catalogue.yml").read_text())
 MODELS = CATALOGUE["model_catalogue"]["default"]
 
 
-def ruff_clean(project: Path) -> None:
-    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
-        outcome = subprocess.run(
-            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
-        )
-        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
-
-
 @pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
 def test_each_python_version_renders_clean(copie, python_version: str) -> None:
     project = render(copie, project_name="ticket-router", python_version=python_version)
-    ruff_clean(project)
+    assert_ruff_clean(project)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={python_version}"
     assert pyproject["tool"]["ruff"]["target-version"] == f"py{python_version.replace('.', '')}"
@@ -41,7 +36,7 @@ def test_free_text_answers_with_quotes_render_valid_code(copie) -> None:
         description='Routes "urgent" tickets; it\'s fast \\ reliable — ünïcode too.',
         author_name='Ada "the Countess" O\'Brien',
     )
-    ruff_clean(project)
+    assert_ruff_clean(project)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["description"].startswith('Routes "urgent" tickets')
     assert pyproject["project"]["authors"][0]["name"] == 'Ada "the Countess" O\'Brien'
@@ -53,7 +48,7 @@ def test_a_custom_package_name_is_used_throughout(copie) -> None:
     assert not (project / "src" / "ticket_router").exists()
     scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"ticket-router": "routing.cli:main"}
-    ruff_clean(project)
+    assert_ruff_clean(project)
 
 
 @pytest.mark.slow
@@ -64,9 +59,9 @@ def test_each_catalogue_model_renders_a_working_project(copie, base_model: str) 
     project = render(copie, project_name="ticket-router", base_model=base_model)
     smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
     assert smoke["model"]["tiny"]["model_type"] == MODELS[base_model]["model_type"]
-    ruff_clean(project)
+    assert_ruff_clean(project)
     outcome = run_project_tests(project)
-    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+    assert_suite_passed(outcome)
 
 
 def test_a_model_outside_the_catalogue_smoke_tests_with_the_task_architecture(copie) -> None:
@@ -92,7 +87,7 @@ def _strategy_answers(fine_tuning: str) -> dict[str, str]:
 @pytest.mark.parametrize("fine_tuning", STRATEGIES)
 def test_each_strategy_renders_its_own_files_and_pins(copie, fine_tuning: str) -> None:
     project = render(copie, **_strategy_answers(fine_tuning))
-    ruff_clean(project)
+    assert_ruff_clean(project)
     names = {path.name for path in project.rglob("*.py")}
     for strategy, facts in STRATEGIES.items():
         if strategy != fine_tuning:
@@ -117,7 +112,7 @@ def test_each_strategy_renders_its_own_files_and_pins(copie, fine_tuning: str) -
 def test_each_adapter_strategy_passes_its_own_suite(copie, fine_tuning: str) -> None:
     project = render(copie, **_strategy_answers(fine_tuning))
     outcome = run_project_tests(project)
-    assert outcome.returncode == 0, outcome.stdout[-6000:] + outcome.stderr[-3000:]
+    assert_suite_passed(outcome)
 
 
 @pytest.mark.parametrize("fine_tuning", ["full", "qlora"])
@@ -129,4 +124,4 @@ def test_a_long_package_name_still_renders_clean(copie, fine_tuning: str) -> Non
         fine_tuning=fine_tuning,
         gpu="T4",
     )
-    ruff_clean(project)
+    assert_ruff_clean(project)
