@@ -107,14 +107,6 @@ def test_each_strategy_renders_its_own_files_and_pins(copie, fine_tuning: str) -
     assert ("BitsAndBytes" in source or "quantization_config" in source) == (fine_tuning == "qlora")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fine_tuning", ["lora", "qlora"])
-def test_each_adapter_strategy_passes_its_own_suite(copie, fine_tuning: str) -> None:
-    project = render(copie, **_strategy_answers(fine_tuning))
-    outcome = run_project_tests(project)
-    assert_suite_passed(outcome)
-
-
 @pytest.mark.parametrize("fine_tuning", ["full", "qlora"])
 def test_a_long_package_name_still_renders_clean(copie, fine_tuning: str) -> None:
     # Import lines grow with the package name; they must format the same at any length.

@@ -21,8 +21,9 @@ def test_versions_are_exact_release_numbers(versions: dict[str, str]) -> None:
 
 def test_every_package_a_project_uses_is_in_the_table(versions: dict[str, str]) -> None:
     used = set(_catalogue("common_packages")) | set(_catalogue("dev_packages"))
-    for task in _catalogue("task_catalogue").values():
-        used |= set(task["packages"])
+    for catalogue in ("task_catalogue", "strategy_catalogue", "tracking_catalogue"):
+        for entry in _catalogue(catalogue).values():
+            used |= set(entry["packages"])
     assert used <= versions.keys(), used - versions.keys()
 
 
