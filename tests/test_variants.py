@@ -117,3 +117,35 @@ def test_a_long_package_name_still_renders_clean(copie, fine_tuning: str) -> Non
         gpu="T4",
     )
     assert_ruff_clean(project)
+
+
+TRACKERS = [name for name in CATALOGUE["tracking_catalogue"]["default"] if name != "none"]
+
+
+@pytest.mark.parametrize("tracking", TRACKERS)
+def test_each_tracker_renders_its_module_config_and_pin(copie, tracking: str) -> None:
+    project = render(copie, project_name="ticket-router", tracking=tracking)
+    assert_ruff_clean(project)
+    assert (project / "src" / "ticket_router" / "tracking.py").is_file()
+    assert (project / "tests" / "test_tracking.py").is_file()
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    packages = CATALOGUE["tracking_catalogue"]["default"][tracking]["packages"]
+    installed = {requirement.split("==")[0] for requirement in dependencies}
+    assert set(packages) <= installed
+    for other in TRACKERS:
+        if other != tracking:
+            extra = set(CATALOGUE["tracking_catalogue"]["default"][other]["packages"])
+            assert not extra & installed, f"{tracking} pins {extra & installed}"
+    for config in ("train.yaml", "smoke.yaml"):
+        assert "tracking" in yaml.safe_load((project / "configs" / config).read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tracking", TRACKERS)
+def test_each_tracker_records_the_training_run(copie, tracking: str) -> None:
+    project = render(copie, project_name="ticket-router", tracking=tracking)
+    outcome = run_project_tests(project, "tests/test_tracking.py", "tests/test_settings.py")
+    assert_suite_passed(outcome)
+    assert "passed" in outcome.stdout and "skipped" not in outcome.stdout
