@@ -149,3 +149,33 @@ def test_each_tracker_records_the_training_run(copie, tracking: str) -> None:
     outcome = run_project_tests(project, "tests/test_tracking.py", "tests/test_settings.py")
     assert_suite_passed(outcome)
     assert "passed" in outcome.stdout and "skipped" not in outcome.stdout
+
+
+@pytest.mark.parametrize("distributed", ["ddp", "fsdp"])
+def test_each_distribution_renders_its_launch_config(copie, distributed: str) -> None:
+    project = render(
+        copie, project_name="ticket-router", gpu="L4", gpu_count=4, distributed=distributed
+    )
+    assert_ruff_clean(project)
+    launch = yaml.safe_load((project / "configs" / "accelerate.yaml").read_text())
+    assert launch["num_processes"] == 4
+    if distributed == "fsdp":
+        assert launch["distributed_type"] == "FSDP"
+        assert launch["fsdp_config"]["fsdp_version"] == 2
+        # FSDP checkpoints activations itself; the Trainer's switch must stay off.
+        train = yaml.safe_load((project / "configs" / "train.yaml").read_text())
+        assert train["training"]["gradient_checkpointing"] is False
+    else:
+        assert launch["distributed_type"] == "MULTI_GPU"
+    assert (
+        "accelerate launch --config_file configs/accelerate.yaml"
+        in (project / "Makefile").read_text()
+    )
+
+
+@pytest.mark.slow
+def test_ddp_trains_on_two_cpu_processes_in_the_rendered_suite(copie) -> None:
+    project = render(copie, project_name="ticket-router", gpu="L4", gpu_count=2, distributed="ddp")
+    outcome = run_project_tests(project, "tests/test_distributed.py")
+    assert_suite_passed(outcome)
+    assert "2 passed" in outcome.stdout
