@@ -273,11 +273,11 @@ def test_update_reports_conflicts_by_file(tmp_path: Path, template_repo: Path) -
     readme.write_text("\n".join(["# up-project: our ticket router", *lines[1:]]) + "\n")
     git(project, "commit", "--quiet", "-am", "our title")
     # ... and the next template release changes that same line.
-    source = template_repo / "template" / "README.md.jinja"
-    template_lines = source.read_text().splitlines()
-    assert template_lines[0] == "# {{ project_name }}"
+    source = template_repo / "includes" / "common" / "README.md.jinja"
+    template_text = source.read_text()
+    assert "\n# {{ project_name }}\n" in template_text
     source.write_text(
-        "\n".join(["# {{ project_name }} (ml-architect)", *template_lines[1:]]) + "\n"
+        template_text.replace("\n# {{ project_name }}\n", "\n# {{ project_name }} (ml-architect)\n")
     )
     git(template_repo, "commit", "--quiet", "-am", "new title")
     git(template_repo, "tag", "v0.2.0")

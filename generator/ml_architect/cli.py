@@ -213,11 +213,22 @@ def update_command(
             "recorded ones."
         ),
     ] = False,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            help="Let the release's migrations run (commands listed in CHANGELOG.md that carry "
+            "answers over renamed questions or moved files)."
+        ),
+    ] = False,
 ) -> None:
     """Take the template's newest release into a project (`copier update`), keeping your changes."""
     try:
         conflicted = update(
-            path.resolve(), parse_data(data or []), vcs_ref, re_recommend=re_recommend
+            path.resolve(),
+            parse_data(data or []),
+            vcs_ref,
+            re_recommend=re_recommend,
+            trust=trust,
         )
     except (UpdateError, ValueError) as error:
         raise fail(str(error)) from None

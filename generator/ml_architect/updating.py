@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from copier import run_update
+from copier.errors import UnsafeTemplateError
 
 from . import framework
 
@@ -43,9 +44,17 @@ def recommended_again(project: Path, changes: dict[str, object]) -> dict[str, ob
 
 
 def update(
-    project: Path, answers: dict[str, object], vcs_ref: str | None, *, re_recommend: bool = False
+    project: Path,
+    answers: dict[str, object],
+    vcs_ref: str | None,
+    *,
+    re_recommend: bool = False,
+    trust: bool = False,
 ) -> list[Path]:
-    """Update `project` to the template's newest (or `vcs_ref`) release; return conflicted files."""
+    """Update `project` to the template's newest (or `vcs_ref`) release; return conflicted files.
+
+    `trust` lets the release's migrations run (commands, e.g. renaming recorded answers).
+    """
     if not (project / ".copier-answers.yml").is_file():
         raise UpdateError(f"{project} has no .copier-answers.yml: it was not made by the template")
     if re_recommend:
@@ -57,16 +66,23 @@ def update(
             f"{project} has uncommitted changes ({changed}): commit or stash them first, so the "
             "update can be reviewed and undone"
         )
-    run_update(
-        str(project),
-        data=answers,
-        defaults=True,
-        overwrite=True,
-        conflict="inline",
-        vcs_ref=vcs_ref,
-        quiet=True,
-        unsafe=False,
-    )
+    try:
+        run_update(
+            str(project),
+            data=answers,
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            vcs_ref=vcs_ref,
+            quiet=True,
+            unsafe=trust,
+        )
+    except UnsafeTemplateError:
+        raise UpdateError(
+            "this template release runs migrations (commands that carry your answers over "
+            "renamed questions or moved files; CHANGELOG.md lists them): read them, then "
+            "rerun with --trust"
+        ) from None
     conflicted = []
     for path in sorted(project.rglob("*")):
         if ".git" in path.parts or not path.is_file():
