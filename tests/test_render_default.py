@@ -194,3 +194,14 @@ def test_ci_workflow_installs_lints_and_tests(default_project: Path) -> None:
     assert "pip install -e '.[dev]'" in commands
     assert "ruff check ." in commands and "pytest" in commands
     assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_ci_reports_a_newer_template_release(default_project: Path, versions) -> None:
+    workflow = yaml.safe_load((default_project / ".github/workflows/ci.yml").read_text())
+    commands = "\n".join(
+        step.get("run", "") for step in workflow["jobs"]["template-update"]["steps"]
+    )
+    assert f"copier=={versions['copier']}" in commands
+    assert "copier check-update --quiet" in commands
+    # Exit status 2 means "an update exists": a warning, not a failed build.
+    assert '"$status" -eq 2' in commands and "::warning" in commands

@@ -7,6 +7,7 @@ with its migration). A project rendered from v0.1.0 gets user edits, is committe
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from ml_architect.cli import app
 
-from .conftest import git
+from .conftest import git, tool
 
 runner = CliRunner()
 
@@ -126,3 +127,26 @@ def test_an_update_keeps_user_work_brings_the_release_and_migrates_answers(
     assert answers["maintainer_name"] == "Ada Lovelace"
     assert "author_name" not in answers
     assert 'name = "Ada Lovelace"' in (project / "pyproject.toml").read_text()
+
+
+def test_check_update_tells_the_rendered_ci_about_a_new_release(
+    tmp_path: Path, template_repo: Path
+) -> None:
+    """The rendered CI's template-update job reads this exit status: 2 means a newer release."""
+    project = tmp_path / "project"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(
+            str(template_repo),
+            str(project),
+            data={"project_name": "up-project"},
+            defaults=True,
+            quiet=True,
+        )
+    command = [tool("copier"), "check-update", "--quiet"]
+    assert subprocess.run(command, cwd=project, check=False).returncode == 0
+    (template_repo / "template" / "CONTRIBUTING.md.jinja").write_text("# Contributing\n")
+    git(template_repo, "add", "-A")
+    git(template_repo, "commit", "--quiet", "-m", "v0.2.0")
+    git(template_repo, "tag", "v0.2.0")
+    assert subprocess.run(command, cwd=project, check=False).returncode == 2
