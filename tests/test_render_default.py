@@ -26,6 +26,7 @@ EXPECTED_FILES = {
     "configs/smoke.yaml",
     "configs/train.yaml",
     "docs/architecture.md",
+    "docs/experiments.md",
     "data/sample/test.jsonl",
     "data/sample/train.jsonl",
     "data/sample/validation.jsonl",

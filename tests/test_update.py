@@ -44,6 +44,8 @@ def _release_v2(template: Path) -> None:
         "## Troubleshooting\n\n- **Slow first run.** The first import of torch takes a while.\n",
     )
     readme.write_text(text)
+    experiments = template / "template" / "docs" / "experiments.md.jinja"
+    experiments.write_text(experiments.read_text().replace("## Runs", "## Runs, newest first"))
     (template / "template" / "CONTRIBUTING.md.jinja").write_text(
         "# Contributing to {{ project_name }}\n\nRun `make lint test` before a pull request.\n"
     )
@@ -76,6 +78,8 @@ def _user_edits(project: Path) -> None:
         "## Project layout\n", "## Our team notes\n\nAsk #ml-platform.\n\n## Project layout\n"
     )
     readme.write_text(text)
+    experiments = project / "docs" / "experiments.md"
+    experiments.write_text(experiments.read_text() + "\n### 2026-11-20: lr 3e-5\n\n- Better F1.\n")
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "our tuning, module and notes")
 
@@ -118,6 +122,9 @@ def test_an_update_keeps_user_work_brings_the_release_and_migrates_answers(
     readme = (project / "README.md").read_text()
     assert "## Our team notes\n\nAsk #ml-platform." in readme
     assert "our ticket router" in readme and "(ml-architect)" in readme  # both sides, marked
+    # The experiment log is the user's: the release's change to it is not applied.
+    experiments = (project / "docs" / "experiments.md").read_text()
+    assert "### 2026-11-20: lr 3e-5" in experiments and "newest first" not in experiments
     # The release's changes arrive.
     assert "**Slow first run.**" in readme
     assert (project / "CONTRIBUTING.md").read_text().startswith("# Contributing to up-project")
