@@ -376,8 +376,8 @@ def covering(fixed: dict[str, Any] | None = None) -> Covering:
     reachable: list[set[int]] = []
     for combinations in blocks:
         reachable.append(set(itertools.chain.from_iterable(combinations)))
-        for atoms in combinations:
-            uncovered.update(pairs_of(atoms))
+        for combination in combinations:
+            uncovered.update(pairs_of(combination))
     for first, second in itertools.combinations(reachable, 2):
         uncovered.update((min(a, b), max(a, b)) for a, b in itertools.product(first, second))
     total = len(uncovered)
@@ -386,63 +386,65 @@ def covering(fixed: dict[str, Any] | None = None) -> Covering:
     declared = declared_atoms([name for block in matrix.blocks for name in block.questions])
     unreachable_values = [atom for atom in declared if atom not in ids]
     reachable_declared = [atom for atom in declared if atom in ids]
-    held = set(uncovered)
+    holdable = set(uncovered)
     unreachable_pairs = [
         (first, second)
         for first, second in itertools.combinations(reachable_declared, 2)
         if first[0] != second[0]
-        and (min(ids[first], ids[second]), max(ids[first], ids[second])) not in held
+        and (min(ids[first], ids[second]), max(ids[first], ids[second])) not in holdable
     ]
 
-    def new_pairs(chosen: tuple[int, ...]) -> int:
-        return sum(1 for pair in pairs_of(chosen) if pair in uncovered)
+    def uncovered_pair(first: int, second: int) -> bool:
+        return (min(first, second), max(first, second)) in uncovered
 
-    # The largest block is chosen first, by a lazy greedy search: a combination's score (the
-    # uncovered pairs it holds, plus for every other block's slot the most it could add) only
-    # falls as pairs are covered, so a stale score is an upper bound.
+    # Blocks are filled largest first; each takes the combination that holds the most uncovered
+    # pairs among its own values and with the values already taken, plus, for every slot of the
+    # blocks still to fill, the most that one value of that slot could add. The score only falls
+    # as pairs are covered, so the largest block is searched lazily: a stale score is an upper
+    # bound (Minoux's lazy greedy), and only the top of the heap is scored again.
     order = sorted(range(len(blocks)), key=lambda index: (-len(blocks[index]), index))
-    lead, others = order[0], order[1:]
-    slots: dict[tuple[str, ...], list[int]] = {}
-    for index in others:
-        for atom_id in reachable[index]:
-            slots.setdefault(atoms[atom_id][0], []).append(atom_id)
+    later_slots: list[list[list[int]]] = []
+    for rank in range(len(order)):
+        slots: dict[Slot, list[int]] = {}
+        for index in order[rank + 1 :]:
+            for atom_id in sorted(reachable[index]):
+                slots.setdefault(atoms[atom_id][0], []).append(atom_id)
+        later_slots.append(list(slots.values()))
 
-    def lead_score(candidate: tuple[int, ...]) -> int:
-        score = new_pairs(candidate)
-        for values in slots.values():
-            score += max(
-                sum(1 for own in candidate if (min(own, v), max(own, v)) in uncovered)
-                for v in values
-            )
-        return score
+    def score(candidate: tuple[int, ...], held: tuple[int, ...], rank: int) -> int:
+        total = sum(1 for pair in pairs_of(candidate) if pair in uncovered)
+        total += sum(1 for own in candidate for other in held if uncovered_pair(own, other))
+        for values in later_slots[rank]:
+            total += max(sum(1 for own in candidate if uncovered_pair(own, v)) for v in values)
+        return total
 
-    heap = [(-lead_score(atoms_), index) for index, atoms_ in enumerate(blocks[lead])]
+    lead = order[0]
+    heap = [(-score(candidate, (), 0), index) for index, candidate in enumerate(blocks[lead])]
     heapq.heapify(heap)
     chosen_parts: list[tuple[tuple[Any, ...], ...]] = []
     while uncovered:
         while True:
             _, index = heapq.heappop(heap)
-            fresh = (-lead_score(blocks[lead][index]), index)
+            fresh = (-score(blocks[lead][index], (), 0), index)
             if not heap or fresh <= heap[0]:
                 break
             heapq.heappush(heap, fresh)
+        heapq.heappush(heap, fresh)
         picked = {lead: index}
-        held_atoms = blocks[lead][index]
-        for other in others:
-            best = max(
+        held = blocks[lead][index]
+        for rank, other in enumerate(order[1:], start=1):
+            picked[other] = max(
                 range(len(blocks[other])),
-                key=lambda position, other=other: (
-                    new_pairs(held_atoms + blocks[other][position]),
+                key=lambda position, other=other, rank=rank: (
+                    score(blocks[other][position], held, rank),
                     -position,
                 ),
             )
-            picked[other] = best
-            held_atoms = held_atoms + blocks[other][best]
-        covered = {pair for pair in pairs_of(held_atoms) if pair in uncovered}
-        if not covered:  # cannot happen: every uncovered pair is held by some combination
+            held += blocks[other][picked[other]]
+        covered = {pair for pair in pairs_of(held) if pair in uncovered}
+        if not covered:  # cannot happen: some slot's potential was realised
             raise RuntimeError("the covering search made no progress")
         uncovered -= covered
-        heapq.heappush(heap, fresh)
         chosen_parts.append(
             tuple(
                 matrix.blocks[position].combinations[picked[position]]
