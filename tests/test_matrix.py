@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from ml_architect import framework
 from ml_architect.cli import GITHUB_MATRIX_LIMIT, app
-from ml_architect.matrix import covering, full
+from ml_architect.matrix import build, covering, full
 from ml_architect.versions import load_versions
 
 from .conftest import TEMPLATE_ROOT
@@ -201,6 +201,10 @@ def test_full_lists_exactly_the_brute_force_valid_combinations() -> None:
         for variant in full(SLICE)
     }
     assert seen == keys
+
+
+def test_the_search_split_over_processes_finds_the_same_combinations() -> None:
+    assert build(SLICE, jobs=2).blocks == full(SLICE).blocks
 
 
 @pytest.mark.slow

@@ -356,7 +356,11 @@ def matrix_command(
     ] = False,
     jobs: Annotated[
         int,
-        typer.Option(min=1, help="With --check: variants checked at once."),
+        typer.Option(
+            min=1,
+            help="Processes that share the search of the valid combinations; with --check, "
+            "variants checked at once.",
+        ),
     ] = max((os.cpu_count() or 2) // 2, 1),
     pytest_args: Annotated[
         str,
@@ -377,11 +381,11 @@ def matrix_command(
     started = time.perf_counter()
     try:
         if full:
-            matrix = variants_matrix.full(fixed)
+            matrix = variants_matrix.full(fixed, jobs=jobs)
             total = len(matrix) if limit is None else min(limit, len(matrix))
             variants: Any = itertools.islice(matrix, total)
         else:
-            covering = variants_matrix.covering(fixed)
+            covering = variants_matrix.covering(fixed, jobs=jobs)
             _report_unreachable(covering)
             variants = covering.variants[:limit]
             total = len(variants)

@@ -16,11 +16,14 @@ that no valid combination holds are reported, never silently dropped.
 
 from __future__ import annotations
 
+import enum
 import heapq
 import itertools
+import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -147,13 +150,15 @@ def _walk(
     branch: set[str],
     validate: set[str],
     *,
+    only: dict[str, Any] | None = None,
     strict: bool = False,
     folder_name: str = "my-project",
 ) -> Iterator[dict[str, Any]]:
     """Every settled answer set with each `branch` question over all its values and the others
     fixed or default, as copier settles them, keeping those that pass the `validate` checks
-    (strict: raising AnswerError, copier's message, at the first refusal). Branches share their
-    prefix, so a check runs once for all the combinations after it."""
+    (strict: raising AnswerError, copier's message, at the first refusal); `only` keeps one
+    value of a branch question. Branches share their prefix, so a check runs once for all the
+    combinations after it."""
     specs = list(framework.questions().items())
 
     def step(index: int, context: dict[str, Any], answers: dict[str, Any]) -> Iterator[dict]:
@@ -170,6 +175,8 @@ def _walk(
             return
         if name in branch:
             candidates = _values(spec, context)
+            if only and name in only:
+                candidates = [value for value in candidates if _frozen(value) == only[name]]
         elif name in fixed:
             candidates = [framework.cast(fixed[name], spec)]
         else:
@@ -197,7 +204,11 @@ class Block:
     combinations: tuple[tuple[Any, ...], ...]
 
 
-_ABSENT = object()  # a question copier does not ask in this combination
+class _Absent(enum.Enum):
+    ABSENT = "absent"
+
+
+_ABSENT = _Absent.ABSENT  # a question copier does not ask in this combination
 
 
 def _frozen(value: Any) -> Any:
@@ -211,7 +222,7 @@ class Matrix:
 
     fixed: dict[str, Any]
     blocks: tuple[Block, ...]
-    order: tuple[str, ...] = field(default=())
+    order: tuple[str, ...]  # every question, in copier's order
 
     def __len__(self) -> int:
         return math.prod(len(block.combinations) for block in self.blocks)
@@ -253,10 +264,52 @@ def choice_questions(fixed: dict[str, Any] | None = None) -> list[str]:
     ]
 
 
-@cache
-def _build(fixed_items: tuple[tuple[str, Any], ...]) -> Matrix:
+def _combinations(
+    fixed: dict[str, Any],
+    questions: tuple[str, ...],
+    validate: set[str],
+    only: dict[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """A block's valid combinations, in walking order (`only`: those with this first value)."""
+    walked = _walk(fixed, set(questions), validate, only=only)
+    found = (tuple(_frozen(answers.get(name, _ABSENT)) for name in questions) for answers in walked)
+    return list(dict.fromkeys(found))
+
+
+def _block(
+    fixed: dict[str, Any], questions: tuple[str, ...], validate: set[str], jobs: int
+) -> Block:
+    """Walk one block; with several jobs, one process per value of its first question."""
+    first = questions[0]
+    splits: list[Any] = []
+    if jobs > 1 and len(questions) > 1:
+        settled = list(_walk(fixed, {first}, set()))
+        if all(first in answers for answers in settled):
+            splits = list(dict.fromkeys(_frozen(answers[first]) for answers in settled))
+    if len(splits) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(splits))) as pool:
+            futures = [
+                pool.submit(_combinations, fixed, questions, validate, {first: value})
+                for value in splits
+            ]
+            parts = [future.result() for future in futures]
+        combinations = list(dict.fromkeys(itertools.chain.from_iterable(parts)))
+    else:
+        combinations = _combinations(fixed, questions, validate)
+    if not combinations:
+        raise NoValidVariant(
+            f"no combination of {', '.join(questions)} passes copier's checks "
+            f"with the other answers {fixed or 'at their defaults'}"
+        )
+    return Block(questions, tuple(combinations))
+
+
+def build(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Matrix:
+    """Every valid combination of the choice questions (the others fixed or default), walked
+    with `jobs` processes."""
     fixed = {
-        name: framework.cast(value, framework.questions()[name]) for name, value in fixed_items
+        name: framework.cast(value, framework.questions()[name])
+        for name, value in (fixed or {}).items()
     }
     varied = choice_questions(fixed)
     checks = dependencies(set(varied), set(fixed))
@@ -265,24 +318,21 @@ def _build(fixed_items: tuple[tuple[str, Any], ...]) -> Matrix:
     next(_walk(fixed, set(), constant, strict=True))
     blocks = []
     for questions in _blocks_of(varied, checks):
-        members = set(questions)
-        validate = {name for name, deciders in checks.items() if deciders <= members}
-        combinations = dict.fromkeys(
-            tuple(_frozen(answers.get(name, _ABSENT)) for name in questions)
-            for answers in _walk(fixed, members, validate)
-        )
-        if not combinations:
-            raise NoValidVariant(
-                f"no combination of {', '.join(questions)} passes copier's checks "
-                f"with the other answers {fixed or 'at their defaults'}"
-            )
-        blocks.append(Block(tuple(questions), tuple(combinations)))
+        validate = {name for name, deciders in checks.items() if deciders <= set(questions)}
+        blocks.append(_block(fixed, tuple(questions), validate, jobs))
     return Matrix(fixed, tuple(blocks), tuple(framework.questions()))
 
 
-def full(fixed: dict[str, Any] | None = None) -> Matrix:
-    """Every valid combination of the choice questions (the others fixed or default)."""
-    return _build(tuple(sorted((fixed or {}).items(), key=lambda item: item[0])))
+_built: dict[str, Matrix] = {}
+
+
+def full(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Matrix:
+    """Every valid combination of the choice questions (the others fixed or default); built
+    once per set of fixed answers."""
+    key = json.dumps(fixed or {}, sort_keys=True)
+    if key not in _built:
+        _built[key] = build(fixed, jobs=jobs)
+    return _built[key]
 
 
 # --- pairs and the covering set --------------------------------------------------------------
@@ -354,10 +404,10 @@ class Covering:
     unreachable_pairs: list[tuple[Atom, Atom]]
 
 
-def covering(fixed: dict[str, Any] | None = None) -> Covering:
+def covering(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Covering:
     """A small set of valid variants in which every pair of answer values of two choice
     questions that some valid combination holds appears together at least once."""
-    matrix = full(fixed)
+    matrix = full(fixed, jobs=jobs)
     ids: dict[Atom, int] = {}
 
     def atom_ids(block: Block, combination: tuple[Any, ...]) -> tuple[int, ...]:
