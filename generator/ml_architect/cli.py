@@ -266,20 +266,25 @@ def _report_unreachable(covering: variants_matrix.Covering) -> None:
         f"{len(covering.variants)} variants cover all {covering.pairs} pairs of answers that "
         "valid combinations hold.",
         highlight=False,
+        soft_wrap=True,
     )
     if covering.unreachable_values:
         errors.print(
             "No valid combination holds these answers (with the other answers as given or "
             "default): " + ", ".join(describe(atom) for atom in covering.unreachable_values),
             highlight=False,
+            soft_wrap=True,
         )
     if covering.unreachable_pairs:
         errors.print(
             f"No valid combination holds these {len(covering.unreachable_pairs)} pairs:",
             highlight=False,
+            soft_wrap=True,
         )
         for first, second in covering.unreachable_pairs:
-            errors.print(f"  {describe(first)} & {describe(second)}", highlight=False)
+            errors.print(
+                f"  {describe(first)} & {describe(second)}", highlight=False, soft_wrap=True
+            )
 
 
 def _progress(outcome: checking.Outcome, total: int) -> None:
@@ -288,6 +293,7 @@ def _progress(outcome: checking.Outcome, total: int) -> None:
         f"{'pass' if outcome.passed else 'FAIL'} {outcome.index}/{total} "
         f"{variants_matrix.name(outcome.answers)} ({seconds:.0f} s)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
