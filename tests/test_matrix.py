@@ -255,7 +255,7 @@ def test_github_format_is_a_matrix_of_named_answer_sets() -> None:
     assert len(set(names)) == len(names)
     for entry in entries:
         assert set(entry) == {"name", "answers"}
-        assert len(entry["name"]) <= 100 and entry["answers"]["task"] in entry["name"]
+        assert len(entry["name"]) <= 128 and entry["answers"]["task"] in entry["name"]
 
 
 def test_github_format_refuses_more_jobs_than_github_runs() -> None:
