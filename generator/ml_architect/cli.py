@@ -1,8 +1,14 @@
-"""The `ml-architect` command line: new, recommend, update."""
+"""The `ml-architect` command line: new, recommend, update, matrix."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import shlex
+import sys
+import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +16,10 @@ import typer
 import yaml
 from copier import run_copy
 from rich.console import Console
+from rich.table import Table
 
-from . import __version__, framework, proposal, wizard
+from . import __version__, checking, framework, proposal, wizard
+from . import matrix as variants_matrix
 from .paths import template_root
 from .updating import UpdateError, update
 
@@ -241,3 +249,193 @@ def update_command(
             errors.print(f"  {name}")
         raise typer.Exit(1)
     console.print(f"Updated {path}: review with `git diff`, then commit.")
+
+
+class MatrixFormat(StrEnum):
+    json = "json"
+    github = "github"
+
+
+# GitHub Actions runs at most this many jobs from one matrix.
+GITHUB_MATRIX_LIMIT = 256
+
+
+def _write_json_list(items: Any) -> int:
+    """Stream a JSON list, one item a line; returns how many were written."""
+    out = sys.stdout
+    count = 0
+    for count, item in enumerate(items, start=1):
+        out.write(("[\n" if count == 1 else ",\n") + json.dumps(item))
+    out.write("\n]\n" if count else "[]\n")
+    out.flush()
+    return count
+
+
+def _report_unreachable(covering: variants_matrix.Covering) -> None:
+    describe = variants_matrix.describe
+    errors.print(
+        f"{len(covering.variants)} variants cover all {covering.pairs} pairs of answers that "
+        "valid combinations hold.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if covering.unreachable_values:
+        errors.print(
+            "No valid combination holds these answers (with the other answers as given or "
+            "default): " + ", ".join(describe(atom) for atom in covering.unreachable_values),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if covering.unreachable_pairs:
+        errors.print(
+            f"No valid combination holds these {len(covering.unreachable_pairs)} pairs:",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for first, second in covering.unreachable_pairs:
+            errors.print(
+                f"  {describe(first)} & {describe(second)}", highlight=False, soft_wrap=True
+            )
+
+
+def _progress(outcome: checking.Outcome, total: int) -> None:
+    seconds = outcome.render_s + outcome.tests_s
+    errors.print(
+        f"{'pass' if outcome.passed else 'FAIL'} {outcome.index}/{total} "
+        f"{variants_matrix.name(outcome.answers)} ({seconds:.0f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _show_outcomes(outcomes: list[checking.Outcome], elapsed: float) -> None:
+    table = Table(title=f"Variants: {sum(o.passed for o in outcomes)}/{len(outcomes)} passed")
+    for column in ("#", "variant", "render s", "tests s", "result"):
+        table.add_column(column, justify="right" if column.endswith(" s") else "left")
+    for outcome in outcomes:
+        result = "[green]pass[/green]" if outcome.passed else f"[red]FAIL ({outcome.stage})[/red]"
+        table.add_row(
+            str(outcome.index),
+            variants_matrix.name(outcome.answers),
+            f"{outcome.render_s:.1f}",
+            f"{outcome.tests_s:.1f}",
+            result,
+        )
+    console.print(table)
+    for outcome in outcomes:
+        if not outcome.passed:
+            console.rule(f"[red]{outcome.index}: {variants_matrix.name(outcome.answers)}")
+            console.print(json.dumps(outcome.answers), highlight=False, soft_wrap=True)
+            console.print(outcome.output[-4000:], highlight=False, markup=False)
+    console.print(f"Checked {len(outcomes)} variants in {elapsed:.0f} s.")
+
+
+@app.command(name="matrix")
+def matrix_command(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Every valid combination of the choice questions, instead of a pairwise "
+            "covering set.",
+        ),
+    ] = False,
+    output_format: Annotated[
+        MatrixFormat,
+        typer.Option(
+            "--format",
+            help="json: a list of answer sets keyed by question id; github: a GitHub Actions "
+            'matrix, {"include": [{"name": ..., "answers": {...}}, ...]}.',
+        ),
+    ] = MatrixFormat.json,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            metavar="QUESTION=VALUE",
+            help="Fix an answer instead of its default, in every variant (repeatable); a fixed "
+            "choice question is not varied.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Keep only the first N variants.")
+    ] = None,
+    count: Annotated[
+        bool, typer.Option("--count", help="Print how many variants there are, not them.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Render each variant with copier and run its own test suite; print a table.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes that share the search of the valid combinations; with --check, "
+            "variants checked at once.",
+        ),
+    ] = max((os.cpu_count() or 2) // 2, 1),
+    pytest_args: Annotated[
+        str,
+        typer.Option(help="With --check: arguments for each variant's pytest, e.g. '-x -k api'."),
+    ] = "",
+    vcs_ref: Annotated[
+        str,
+        typer.Option(
+            help="With --check: the template version to render (default: the working tree)."
+        ),
+    ] = "HEAD",
+) -> None:
+    """List the valid variants of the template: a pairwise covering set (default) or all."""
+    fixed = parse_data(data or [])
+    unknown = sorted(set(fixed) - framework.questions().keys())
+    if unknown:
+        raise fail(f"no such question: {', '.join(unknown)}")
+    started = time.perf_counter()
+    try:
+        if full:
+            matrix = variants_matrix.full(fixed, jobs=jobs)
+            total = len(matrix) if limit is None else min(limit, len(matrix))
+            variants: Any = itertools.islice(matrix, total)
+        else:
+            covering = variants_matrix.covering(fixed, jobs=jobs)
+            _report_unreachable(covering)
+            variants = covering.variants[:limit]
+            total = len(variants)
+    except (framework.AnswerError, variants_matrix.NoValidVariant) as error:
+        raise fail(str(error)) from None
+    if count:
+        typer.echo(total)
+        return
+    if check:
+        if full and limit is None:
+            raise fail("--check runs every variant's suite: with --full, give --limit.")
+        outcomes = checking.check_variants(
+            list(variants),
+            jobs=jobs,
+            pytest_args=shlex.split(pytest_args),
+            vcs_ref=vcs_ref or None,
+            on_outcome=lambda outcome: _progress(outcome, total),
+        )
+        _show_outcomes(outcomes, time.perf_counter() - started)
+        if not all(outcome.passed for outcome in outcomes):
+            raise typer.Exit(1)
+        return
+    if output_format is MatrixFormat.github:
+        if total > GITHUB_MATRIX_LIMIT:
+            raise fail(
+                f"{total} variants: a GitHub Actions matrix runs at most {GITHUB_MATRIX_LIMIT} "
+                "jobs; use the covering set, or --limit."
+            )
+        typer.echo(json.dumps(variants_matrix.github_matrix(list(variants))))
+        return
+    written = _write_json_list(variants)
+    if full:
+        errors.print(
+            f"{written} valid variants listed in {time.perf_counter() - started:.1f} s.",
+            highlight=False,
+        )

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from copier.errors import UserMessageError
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from .paths import template_root
@@ -91,10 +91,16 @@ def catalogue(name: str) -> Any:
     return computed_values()[name]
 
 
+@cache
+def _compiled(source: str) -> Template:
+    # Compiling is most of the cost of a render; copier.yml's templates are few and fixed.
+    return _environment().from_string(source)
+
+
 def render(template: Any, context: dict[str, Any]) -> Any:
     """Render a copier.yml value (a string, or a list of strings) as copier does."""
     if isinstance(template, str):
-        return _environment().from_string(template).render(context)
+        return _compiled(template).render(context)
     if isinstance(template, list):
         return [render(item, context) for item in template]
     return template
