@@ -29,9 +29,9 @@ from .conftest import TEMPLATE_ROOT
 
 runner = CliRunner()
 
-# The questions whose validators read one another: the task and the GPU decide what the
+# The questions whose validators read one another: the task and the GPUs decide what the
 # framework's recommended questions may be (copier.yml; docs/framework.md).
-INTERACTING = ("task", "gpu", *framework.RECOMMENDED_QUESTIONS)
+INTERACTING = ("task", "gpu", "gpu_count", *framework.RECOMMENDED_QUESTIONS)
 FIRST_TASK = next(iter(framework.catalogue("task_catalogue")))
 # The fast tests' slice of the matrix: one task, on a GPU where every strategy is possible.
 SLICE = {"task": FIRST_TASK, "gpu": "T4"}
