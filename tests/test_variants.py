@@ -56,7 +56,8 @@ def test_a_custom_package_name_is_used_throughout(copie) -> None:
     "base_model", [name for name in MODELS if name != "distilbert/distilbert-base-uncased"]
 )
 def test_each_catalogue_model_renders_a_working_project(copie, base_model: str) -> None:
-    project = render(copie, project_name="ticket-router", base_model=base_model)
+    task = MODELS[base_model]["task"]
+    project = render(copie, project_name="ticket-router", task=task, base_model=base_model)
     smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
     assert smoke["model"]["tiny"]["model_type"] == MODELS[base_model]["model_type"]
     assert_ruff_clean(project)
