@@ -1,3 +1,3 @@
 """ml-architect: renders complete, working ML projects from this repository's Copier template."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
