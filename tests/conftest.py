@@ -49,7 +49,9 @@ def assert_suite_passed(outcome: subprocess.CompletedProcess[str]) -> None:
 
 def run_project_tests(project: Path, *pytest_args: str) -> subprocess.CompletedProcess[str]:
     """Run a rendered project's own suite in this environment (shared by every variant)."""
-    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    # One torch thread per suite: the suites run side by side (pytest-xdist), and more threads
+    # than cores make every training step many times slower.
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
     return subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=600

@@ -69,7 +69,14 @@ def check_variant(
             return Outcome(
                 index, answers, "render", render_s, 0.0, rendered.stdout + rendered.stderr
             )
-        environment = {**os.environ, "PYTHONPATH": str(project / "src"), "HF_HUB_OFFLINE": "1"}
+        # One torch thread per suite: suites run side by side, and more threads than cores make
+        # every training step many times slower.
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(project / "src"),
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+        }
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
         started = time.perf_counter()
         try:
