@@ -6,9 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from copier import run_copy
 
 from ml_architect.versions import load_versions
 
@@ -80,6 +82,18 @@ def snapshot_template(destination: Path, tag: str) -> Path:
     git(destination, "commit", "--quiet", "-m", f"template {tag}")
     git(destination, "tag", tag)
     return destination
+
+
+def render_release(template: Path, project: Path, **answers: object) -> Path:
+    """Render the template repository's newest tag into `project` and commit it, as a user's
+    project starts out before `copier update`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_copy(str(template), str(project), data=answers, defaults=True, quiet=True)
+    git(project, "init", "--quiet")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "start")
+    return project
 
 
 @pytest.fixture

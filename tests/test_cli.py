@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import pexpect
 import pytest
 import yaml
-from copier import run_copy
 from typer.testing import CliRunner
 
 from ml_architect import __version__
 from ml_architect.cli import app
 
-from .conftest import git
+from .conftest import git, render_release
 from .test_framework_rules import copier_answers
 
 runner = CliRunner()
@@ -198,20 +196,7 @@ def test_recommend_rejects_a_bad_flag_value() -> None:
 @pytest.fixture
 def rendered_project(tmp_path: Path, template_repo: Path) -> Path:
     """A project rendered from a tagged template release and committed, as users have it."""
-    project = tmp_path / "project"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(template_repo),
-            str(project),
-            data={"project_name": "up-project"},
-            defaults=True,
-            quiet=True,
-        )
-    git(project, "init", "--quiet")
-    git(project, "add", "-A")
-    git(project, "commit", "--quiet", "-m", "start")
-    return project
+    return render_release(template_repo, tmp_path / "project", project_name="up-project")
 
 
 def test_update_refuses_a_dirty_tree(rendered_project: Path) -> None:
@@ -257,15 +242,7 @@ def test_update_re_recommend_recomputes_the_framework_answers(rendered_project: 
 
 def test_update_reports_conflicts_by_file(tmp_path: Path, template_repo: Path) -> None:
     """The template and the user change the same line: the update says which file to resolve."""
-    project = tmp_path / "project"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(template_repo), str(project), data={"project_name": "up-project"}, defaults=True
-        )
-    git(project, "init", "--quiet")
-    git(project, "add", "-A")
-    git(project, "commit", "--quiet", "-m", "start")
+    project = render_release(template_repo, tmp_path / "project", project_name="up-project")
 
     # The user rewrites the README's first line ...
     readme = project / "README.md"

@@ -8,16 +8,14 @@ with its migration). A project rendered from v0.1.0 gets user edits, is committe
 from __future__ import annotations
 
 import subprocess
-import warnings
 from pathlib import Path
 
 import yaml
-from copier import run_copy
 from typer.testing import CliRunner
 
 from ml_architect.cli import app
 
-from .conftest import git, tool
+from .conftest import git, render_release, tool
 
 runner = CliRunner()
 
@@ -87,19 +85,9 @@ def _user_edits(project: Path) -> None:
 def test_an_update_keeps_user_work_brings_the_release_and_migrates_answers(
     tmp_path: Path, template_repo: Path
 ) -> None:
-    project = tmp_path / "project"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(template_repo),
-            str(project),
-            data={"project_name": "up-project", "author_name": "Ada Lovelace"},
-            defaults=True,
-            quiet=True,
-        )
-    git(project, "init", "--quiet")
-    git(project, "add", "-A")
-    git(project, "commit", "--quiet", "-m", "start")
+    project = render_release(
+        template_repo, tmp_path / "project", project_name="up-project", author_name="Ada Lovelace"
+    )
     _user_edits(project)
     _release_v2(template_repo)
 
@@ -140,16 +128,7 @@ def test_check_update_tells_the_rendered_ci_about_a_new_release(
     tmp_path: Path, template_repo: Path
 ) -> None:
     """The rendered CI's template-update job reads this exit status: 2 means a newer release."""
-    project = tmp_path / "project"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_copy(
-            str(template_repo),
-            str(project),
-            data={"project_name": "up-project"},
-            defaults=True,
-            quiet=True,
-        )
+    project = render_release(template_repo, tmp_path / "project", project_name="up-project")
     command = [tool("copier"), "check-update", "--quiet"]
     assert subprocess.run(command, cwd=project, check=False).returncode == 0
     (template_repo / "template" / "CONTRIBUTING.md.jinja").write_text("# Contributing\n")
