@@ -54,7 +54,9 @@ def measure(out: Path) -> None:
         config = LlamaConfig(**SHAPES[shape], max_position_embeddings=seq)
         with tempfile.TemporaryDirectory() as folder:
             if method == "qlora":
-                AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).save_pretrained(folder)
+                AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).save_pretrained(
+                    folder
+                )
                 quantization = BitsAndBytesConfig(
                     load_in_4bit=True,
                     bnb_4bit_quant_type="nf4",
@@ -136,15 +138,18 @@ def compare(measured: Path) -> None:
             "vocab_size": shape["vocab_size"],
             "mlp_matrices": 3,
         }
-        estimate = memory(
-            facts,
-            case["method"],
-            precision="bf16",
-            gradient_checkpointing=case["gradient_checkpointing"],
-            micro_batch=case["micro_batch"],
-            seq_len=case["seq_len"],
-            lora_rank=LORA_RANK,
-        )["total_gb"] - overhead
+        estimate = (
+            memory(
+                facts,
+                case["method"],
+                precision="bf16",
+                gradient_checkpointing=case["gradient_checkpointing"],
+                micro_batch=case["micro_batch"],
+                seq_len=case["seq_len"],
+                lora_rank=LORA_RANK,
+            )["total_gb"]
+            - overhead
+        )
         ratio = estimate / case["peak_allocated_gb"]
         ratios.append(ratio)
         name = (
