@@ -38,7 +38,7 @@ from ml_architect import framework
 from ml_architect.matrix import full
 
 from .conftest import TEMPLATE_ROOT, git
-from .test_render_default import JINJA_RESIDUE, _requirements, project_files
+from .test_render_default import _requirements, jinja_residue, project_files
 
 pytestmark = pytest.mark.slow
 
@@ -227,8 +227,8 @@ def test_no_jinja_residue(rendered: list[Variant]) -> None:
                 text = (variant.project / name).read_text()
             except UnicodeDecodeError:
                 continue  # sample data such as images
-            if match := JINJA_RESIDUE.search(text):
-                failures.append(f"{variant}: {name}: {match.group()!r}")
+            if residue := jinja_residue(text):
+                failures.append(f"{variant}: {name}: {residue!r}")
     assert not failures, report(failures)
 
 
