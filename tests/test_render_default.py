@@ -100,16 +100,21 @@ def test_ruff_lint_and_format_clean(default_project: Path) -> None:
     assert_ruff_clean(default_project)
 
 
+def parse_by_suffix(path: Path) -> None:
+    """Parse a rendered .py, .yml/.yaml or .toml file; raise on a syntax error."""
+    if path.suffix == ".py":
+        compile(path.read_text(), path.name, "exec")
+    elif path.suffix in {".yml", ".yaml"}:
+        yaml.safe_load(path.read_text())
+    elif path.suffix == ".toml":
+        tomllib.loads(path.read_text())
+
+
 def test_every_python_yaml_toml_and_json_file_parses(default_project: Path) -> None:
     for name in project_files(default_project):
         path = default_project / name
-        if path.suffix == ".py":
-            compile(path.read_text(), name, "exec")
-        elif path.suffix in {".yml", ".yaml"}:
-            yaml.safe_load(path.read_text())
-        elif path.suffix == ".toml":
-            tomllib.loads(path.read_text())
-        elif path.suffix == ".jsonl":
+        parse_by_suffix(path)
+        if path.suffix == ".jsonl":
             rows = [json.loads(line) for line in path.read_text().splitlines()]
             assert rows and all({"text", "label"} <= row.keys() for row in rows)
 

@@ -38,7 +38,7 @@ from ml_architect import framework
 from ml_architect.matrix import full
 
 from .conftest import TEMPLATE_ROOT, git
-from .test_render_default import _requirements, jinja_residue, project_files
+from .test_render_default import _requirements, jinja_residue, parse_by_suffix, project_files
 
 pytestmark = pytest.mark.slow
 
@@ -203,14 +203,8 @@ def test_every_python_yaml_and_toml_file_parses(rendered: list[Variant]) -> None
     failures = []
     for variant in projects(rendered):
         for name in sorted(project_files(variant.project)):
-            path = variant.project / name
             try:
-                if path.suffix == ".py":
-                    compile(path.read_text(), name, "exec")
-                elif path.suffix in {".yml", ".yaml"}:
-                    yaml.safe_load(path.read_text())
-                elif path.suffix == ".toml":
-                    tomllib.loads(path.read_text())
+                parse_by_suffix(variant.project / name)
             except (SyntaxError, yaml.YAMLError, tomllib.TOMLDecodeError) as error:
                 failures.append(f"{variant}: {name}: {error}")
     assert not failures, report(failures)
