@@ -182,8 +182,28 @@ def test_each_distribution_renders_its_launch_config(copie, distributed: str) ->
 
 
 @pytest.mark.slow
-def test_ddp_trains_on_two_cpu_processes_in_the_rendered_suite(copie) -> None:
-    project = render(copie, project_name="ticket-router", gpu="L4", gpu_count=2, distributed="ddp")
+@pytest.mark.parametrize(
+    ("task", "fine_tuning", "tracking"),
+    [
+        ("text-classification", "full", "none"),
+        # Adapters: one process rewrites the saved model for serving and saves the tiny base.
+        ("text-classification", "qlora", "mlflow"),
+        ("seq2seq", "lora", "tensorboard"),
+    ],
+)
+def test_ddp_trains_on_two_cpu_processes_in_the_rendered_suite(
+    copie, task: str, fine_tuning: str, tracking: str
+) -> None:
+    project = render(
+        copie,
+        project_name="ticket-router",
+        task=task,
+        fine_tuning=fine_tuning,
+        tracking=tracking,
+        gpu="L4",
+        gpu_count=2,
+        distributed="ddp",
+    )
     outcome = run_project_tests(project, "tests/test_distributed.py")
     assert_suite_passed(outcome)
     assert "2 passed" in outcome.stdout
