@@ -45,6 +45,7 @@ def _environment() -> SandboxedEnvironment:
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        optimized=False,
     )
 
 
