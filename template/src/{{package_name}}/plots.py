@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display is needed, on a server or in CI
-
-import matplotlib.pyplot as plt
-
 
 def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> Path:
     """Plot training loss (and validation loss where evaluated) against the optimizer step."""
+    # Imported here, once training is over: every process that imports the training code (each
+    # DDP worker, a resumed run, the test suite) would otherwise pay for matplotlib at start-up.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display is needed, on a server or in CI
+    import matplotlib.pyplot as plt
+
     train = [(entry["step"], entry["loss"]) for entry in log_history if "loss" in entry]
     validation = [
         (entry["step"], entry["eval_loss"]) for entry in log_history if "eval_loss" in entry
