@@ -268,3 +268,45 @@ def test_update_reports_conflicts_by_file(tmp_path: Path, template_repo: Path) -
     assert "our ticket router" in text and "(ml-architect)" in text
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v0.2.0"
+
+
+def _local_model(folder: Path) -> Path:
+    """A model folder as save_pretrained leaves it: config.json, and weights whose safetensors
+    header names 2 tensors of 1,000 x 64 and 64 x 64 parameters (68,096 in all)."""
+    folder.mkdir()
+    config = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "vocab_size": 1000}
+    (folder / "config.json").write_text(json.dumps(config))
+    header = json.dumps(
+        {
+            "embed.weight": {"dtype": "F32", "shape": [1000, 64], "data_offsets": [0, 256000]},
+            "layer.weight": {"dtype": "F32", "shape": [64, 64], "data_offsets": [256000, 272384]},
+        }
+    ).encode()
+    (folder / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    return folder
+
+
+def test_recommend_reads_a_local_models_shape_from_its_config(tmp_path: Path) -> None:
+    folder = _local_model(tmp_path / "my-model")
+    flags = ["--task", "causal-lm", "--base-model", str(folder), "--gpu", "T4"]
+    outcome = runner.invoke(app, ["recommend", "--json", *flags])
+    assert outcome.exit_code == 0, outcome.output
+    result = json.loads(outcome.stdout)
+    read = {"layers": 2, "hidden_size": 64, "vocab_size": 1000, "params_b": 0.0001}
+    assert {key: result["answers"][key] for key in read} == read
+    assert result["estimates"]["model"]["source"] == "given"
+    # Plain copier, given what ml-architect read, settles on the same answers.
+    from_copier = copier_answers(
+        {"task": "causal-lm", "base_model": str(folder), "gpu": "T4", **read}
+    )
+    for question, value in result["answers"].items():
+        assert from_copier[question] == value, question
+
+
+def test_recommend_takes_the_shape_of_a_model_outside_the_catalogue() -> None:
+    flags = ["--task", "causal-lm", "--base-model", "acme/llm", "--params-b", "8"]
+    shape = ["--layers", "32", "--hidden-size", "4096", "--vocab-size", "128256"]
+    outcome = runner.invoke(app, ["recommend", "--json", *flags, *shape, "--gpu", "T4"])
+    assert outcome.exit_code == 0, outcome.output
+    facts = json.loads(outcome.stdout)["estimates"]["model"]
+    assert (facts["layers"], facts["hidden_size"], facts["vocab_size"]) == (32, 4096, 128256)

@@ -87,6 +87,89 @@ def test_bf16_only_where_the_gpu_supports_it(gpu: str, precision: str) -> None:
     assert plan({**SMALL, "gpu": gpu})["chosen"]["precision"] == precision
 
 
+SEQ2SEQ = {"task": "seq2seq"}
+
+
+@pytest.mark.parametrize(
+    ("base_model", "gpu", "precision"),
+    [
+        ("google-t5/t5-small", "T4", "fp32"),
+        ("google/flan-t5-base", "T4", "fp32"),
+        ("google/mt5-small", "T4", "fp32"),
+        ("acme/my-t5-summarizer", "T4", "fp32"),  # outside the catalogue, named T5
+        ("google/flan-t5-base", "L4", "bf16"),
+        ("facebook/bart-base", "T4", "fp16"),
+    ],
+)
+def test_t5_family_trains_in_fp32_where_the_gpu_has_no_bf16(
+    base_model: str, gpu: str, precision: str
+) -> None:
+    proposal = plan({**SEQ2SEQ, "base_model": base_model, "params_b": 0.2, "gpu": gpu})
+    assert proposal["chosen"]["precision"] == precision
+    if precision == "fp32":
+        assert "overflows" in proposal["reasons"]["precision"]
+
+
+def test_a_catalogue_model_has_its_real_shape() -> None:
+    facts = plan({"task": "causal-lm", "base_model": "meta-llama/Llama-3.1-8B", "gpu": "L4"})[
+        "model"
+    ]
+    assert (facts["layers"], facts["hidden_size"], facts["vocab_size"]) == (32, 4096, 128256)
+    assert facts["source"] == "catalogue"
+
+
+def test_every_catalogue_shape_adds_up_to_its_parameter_count() -> None:
+    """A typo in a catalogue entry shows as a shape that does not add up to params_b: the
+    blocks' attention and feed-forward weights, plus the embeddings (tied to the output layer,
+    or not)."""
+    for name, facts in catalogue("model_catalogue").items():
+        h, heads, kv_heads = facts["hidden_size"], facts["heads"], facts["kv_heads"]
+        head_dim = facts.get("head_dim", h // heads)
+        attention = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim
+        blocks = facts["layers"] * (attention + facts["mlp_matrices"] * h * facts["ffn_size"])
+        if facts["model_type"] in {"t5", "mt5", "bart"}:
+            blocks += facts["layers"] // 2 * attention  # the decoder's cross-attention
+        embeddings = facts["vocab_size"] * h
+        counts = [(blocks + tied * embeddings) / 1e9 for tied in (1, 2)]
+        assert any(count == pytest.approx(facts["params_b"], rel=0.05) for count in counts), name
+
+
+def test_a_model_outside_the_catalogue_takes_the_shape_given() -> None:
+    given = {"layers": 32, "hidden_size": 4096, "vocab_size": 128256}
+    facts = plan(
+        {"task": "causal-lm", "base_model": "acme/llm", "gpu": "L4", "params_b": 8.03, **given}
+    )["model"]
+    assert {key: facts[key] for key in given} == given
+    assert facts["source"] == "given" and facts["guessed"] == []
+    guessed = plan({"task": "causal-lm", "base_model": "acme/llm", "gpu": "L4", "params_b": 8.03})
+    assert guessed["model"]["source"] == "guessed"
+    assert any("guessed from the parameter count" in note for note in guessed["warnings"])
+
+
+@pytest.mark.parametrize("kind", ["given", "guessed"])
+def test_the_stated_uncertainty_of_a_given_or_guessed_shape_holds_for_every_catalogue_model(
+    kind: str,
+) -> None:
+    """Each catalogue model, asked about as if it were unknown: its memory estimate from the
+    shape given (or guessed from params_b) stays within the band the proposal states."""
+    band = catalogue("framework")["shape_uncertainty"][kind]
+    tasks = catalogue("task_catalogue")
+    for name, facts in catalogue("model_catalogue").items():
+        task = facts["tasks"][0]
+        inputs = {"task": task, "gpu": "H200", "max_seq_length": 512}
+        shape = {"layers": facts["layers"], "hidden_size": facts["hidden_size"]}
+        if tasks[task]["tokenized"]:
+            shape["vocab_size"] = facts["vocab_size"]
+        unknown = {**inputs, "base_model": "acme/unknown", "params_b": facts["params_b"]}
+        estimate = plan({**unknown, **(shape if kind == "given" else {})})
+        assert estimate["model"]["uncertainty"] == band
+        real = plan({**inputs, "base_model": name})
+        for known, other in zip(real["memory_table"], estimate["memory_table"], strict=True):
+            if known["gradient_checkpointing"] == other["gradient_checkpointing"]:
+                error = other["memory"]["total_gb"] / known["memory"]["total_gb"] - 1
+                assert abs(error) <= band, (name, known["method"], round(error, 3))
+
+
 def test_hyperparameters_by_method_and_size() -> None:
     full_small = plan({**SMALL, "gpu": "L4"})["hyperparameters"]
     assert 1e-5 <= full_small["learning_rate"] <= 5e-5
@@ -135,6 +218,18 @@ IMPOSSIBLE = [
     ({"gpu": "A100-80GB", "distributed": "ddp"}, "distributed", "at least 2 GPUs"),
     ({"gpu": "cpu", "precision": "fp16"}, "precision", "fp16 needs a CUDA GPU"),
     ({"gpu": "cpu", "gpu_count": 2}, "gpu_count", "must be 1"),
+    ({**SEQ2SEQ, "gpu": "T4", "precision": "fp16"}, "precision", "Choose fp32"),
+    (
+        {**SEQ2SEQ, "base_model": "google/flan-t5-base", "gpu": "L4", "precision": "fp16"},
+        "precision",
+        "Choose bf16",
+    ),
+    ({**custom(1), "layers": -1}, "layers", "between 1 and 1000"),
+    (
+        {"base_model": "Qwen/Qwen3-8B"},
+        "base_model",
+        "a model for causal-lm, not text-classification",
+    ),
 ]
 
 
@@ -158,7 +253,13 @@ def test_impossible_combinations_are_refused_by_plain_copier(
 GRID = [
     {**model, "gpu": gpu, "gpu_count": count, "max_seq_length": length}
     for model, gpu, count, length in itertools.product(
-        [SMALL, custom(1.5), custom(7), custom(34)],
+        [
+            SMALL,
+            custom(1.5),
+            custom(7),
+            custom(34),
+            {**custom(8), "layers": 32, "hidden_size": 4096, "vocab_size": 128256},
+        ],
         ["cpu", "T4", "L4", "A100-80GB", "H100"],
         [1, 4],
         [128, 2048],
@@ -169,7 +270,8 @@ GRID = [
 
 def _grid_id(inputs: dict[str, Any]) -> str:
     size = inputs.get("params_b", 0.067)
-    return f"{size}B-{inputs['gpu']}x{inputs['gpu_count']}-{inputs['max_seq_length']}"
+    shape = "-shaped" if "layers" in inputs else ""
+    return f"{size}B{shape}-{inputs['gpu']}x{inputs['gpu_count']}-{inputs['max_seq_length']}"
 
 
 @pytest.mark.parametrize("inputs", GRID, ids=_grid_id)
@@ -183,5 +285,11 @@ def test_copier_and_the_cli_settle_on_the_same_answers(inputs: dict[str, Any]) -
         assert str(error.value) == str(refusal)
         return
     answers = copier_answers(inputs)
-    for question in (*RECOMMENDED_QUESTIONS, "dataset_examples", "deploy_targets", "budget_usd"):
+    for question in (
+        *RECOMMENDED_QUESTIONS,
+        "dataset_examples",
+        "deploy_targets",
+        "budget_usd",
+        *(["layers", "hidden_size", "vocab_size"] if "layers" in inputs else []),
+    ):
         assert answers[question] == expected[question], question

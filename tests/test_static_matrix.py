@@ -221,7 +221,7 @@ def test_no_jinja_residue(rendered: list[Variant]) -> None:
                 text = (variant.project / name).read_text()
             except UnicodeDecodeError:
                 continue  # sample data such as images
-            if residue := jinja_residue(text):
+            if residue := jinja_residue(text, name):
                 failures.append(f"{variant}: {name}: {residue!r}")
     assert not failures, report(failures)
 

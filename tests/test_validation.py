@@ -28,6 +28,8 @@ INVALID_ANSWERS = [
     ({"base_model": "not a model id"}, "base_model", "not a Hugging Face hub id"),
     ({"python_version": "3.9"}, "python_version", ""),
     ({"task": "telepathy"}, "task", ""),
+    ({"base_model": "acme/x", "params_b": 1, "vocab_size": -1}, "vocab_size", "or 0 to guess"),
+    ({"base_model": "acme/x", "params_b": 1, "hidden_size": 10**6}, "hidden_size", "config.json"),
 ]
 
 

@@ -75,6 +75,13 @@ def read_data_file(path: Path) -> dict[str, Any]:
     return answers
 
 
+def with_local_model(given: dict[str, Any]) -> dict[str, Any]:
+    """`given`, plus the size and shape of a base_model in a local folder (its config.json and
+    weights), where not given: the answers copier would have to ask."""
+    found = framework.local_model_answers(str(given.get("base_model", "")))
+    return {**found, **given}
+
+
 DataOption = Annotated[
     list[str] | None,
     typer.Option("--data", "-d", metavar="QUESTION=VALUE", help="An answer (repeatable)."),
@@ -96,7 +103,9 @@ def new(
     ] = None,
 ) -> None:
     """Render a new project into DESTINATION; without --defaults, a wizard asks and advises."""
-    given = {**(read_data_file(data_file) if data_file else {}), **parse_data(data or [])}
+    given = with_local_model(
+        {**(read_data_file(data_file) if data_file else {}), **parse_data(data or [])}
+    )
     if destination.exists() and any(destination.iterdir()):
         raise fail(f"{destination} is not empty; choose a new folder.")
     folder = destination.resolve().name
@@ -145,6 +154,9 @@ def recommend(
     task: _option("task") = None,
     base_model: _option("base_model") = None,
     params_b: _option("params_b", float) = None,
+    layers: _option("layers", int) = None,
+    hidden_size: _option("hidden_size", int) = None,
+    vocab_size: _option("vocab_size", int) = None,
     dataset: _option("dataset") = None,
     dataset_examples: _option("dataset_examples", int) = None,
     max_seq_length: _option("max_seq_length", int) = None,
@@ -168,9 +180,9 @@ def recommend(
     ] = False,
 ) -> None:
     """Recommend answers for a problem and its compute, with the estimates behind them."""
-    given = {
-        name: value for name, value in locals().items() if name != "as_json" and value is not None
-    }
+    given = with_local_model(
+        {name: value for name, value in locals().items() if name != "as_json" and value is not None}
+    )
     try:
         answers = framework.answer(given)
     except framework.AnswerError as error:

@@ -10,7 +10,9 @@ the same error messages, for the same inputs.
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -184,6 +186,60 @@ def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[st
             answers[name] = value
         context[name] = value
     return answers
+
+
+# config.json keys of each shape answer, as the architectures in transformers name them.
+_LAYER_KEYS = (("num_hidden_layers",), ("num_layers", "num_decoder_layers"),
+               ("encoder_layers", "decoder_layers"), ("n_layers",), ("n_layer",))  # fmt: skip
+_HIDDEN_KEYS = ("hidden_size", "d_model", "dim", "n_embd")
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+
+
+def _safetensors_parameters(folder: Path, config: dict[str, Any]) -> int | None:
+    """The parameter count of the weights in `folder`: from the header of model.safetensors (its
+    tensors' shapes), or from a sharded model's index (bytes / bytes per parameter)."""
+    single = folder / "model.safetensors"
+    if single.is_file():
+        with single.open("rb") as weights:
+            size = int.from_bytes(weights.read(8), "little")
+            header = json.loads(weights.read(size))
+        return sum(
+            math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__"
+        )
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        total = json.loads(index.read_text()).get("metadata", {}).get("total_size")
+        dtype = config.get("torch_dtype") or config.get("dtype") or "float32"
+        if total and dtype in _DTYPE_BYTES:
+            return int(total) // _DTYPE_BYTES[dtype]
+    return None
+
+
+def local_model_answers(base_model: str) -> dict[str, Any]:
+    """The size and shape answers (params_b, layers, hidden_size, vocab_size) of a model in a
+    local folder, read from its config.json and weights; empty for a hub id or a folder without
+    a config.json. Copier cannot read files: ml-architect answers these questions for it."""
+    folder = Path(base_model).expanduser()
+    if not base_model.startswith(("/", "./", "../")) or not (folder / "config.json").is_file():
+        return {}
+    config = json.loads((folder / "config.json").read_text())
+    # Models that also take images keep the language model's shape in text_config.
+    text = config.get("text_config") or config
+    found: dict[str, Any] = {}
+    for keys in _LAYER_KEYS:
+        if all(isinstance(text.get(key), int) for key in keys):
+            found["layers"] = sum(text[key] for key in keys)
+            break
+    for key in _HIDDEN_KEYS:
+        if isinstance(text.get(key), int):
+            found["hidden_size"] = text[key]
+            break
+    if isinstance(text.get("vocab_size"), int):
+        found["vocab_size"] = text["vocab_size"]
+    parameters = _safetensors_parameters(folder, config)
+    if parameters:
+        found["params_b"] = round(parameters / 1e9, 4)
+    return found
 
 
 def plan(answers: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,9 @@ def run(given: dict[str, Any], console: Console, folder_name: str) -> dict[str, 
         if message:
             raise framework.AnswerError(name, message)
         context[name] = answers[name] = value
+        if name == "base_model":
+            # A local folder answers its size and shape questions from its config.json.
+            given = {**framework.local_model_answers(value), **given}
     proposal.show(framework.plan(context), console)
     if not _ask(questionary.confirm("Render the project with these answers?", default=True)):
         raise Cancelled
