@@ -173,7 +173,13 @@ def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[st
 
     Raises AnswerError with copier's own message for the first answer copier would refuse.
     """
-    context: dict[str, Any] = {**computed_values(), "_folder_name": folder_name}
+    # Copier renders every question with all the answers given up front (--data), later
+    # questions' included: a validator sees them too (num_nodes when gpu_count is checked).
+    context: dict[str, Any] = {
+        **computed_values(),
+        "_folder_name": folder_name,
+        **{name: cast(given[name], spec) for name, spec in questions().items() if name in given},
+    }
     answers: dict[str, Any] = {}
     for name, spec in questions().items():
         value = cast(given[name], spec) if name in given else default(name, spec, context)
