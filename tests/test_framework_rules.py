@@ -143,6 +143,15 @@ def test_one_gpu_on_each_of_several_nodes_is_distributed() -> None:
     assert chosen["distributed"] == "ddp"
 
 
+def test_a_model_too_big_for_one_node_is_pointed_to_the_nodes_it_fits_on() -> None:
+    too_big = {"project_name": "grid-project", **custom(400), "gpu": "A100-80GB", "gpu_count": 8}
+    with pytest.raises(AnswerError) as refusal:
+        answer(too_big)
+    assert "num_nodes 2: LoRA sharded with FSDP over 16 GPUs fits" in str(refusal.value)
+    answers = answer({**too_big, "num_nodes": 2})
+    assert (answers["fine_tuning"], answers["distributed"]) == ("lora", "fsdp")
+
+
 def test_budget_overrun_is_a_warning() -> None:
     inputs = {**custom(7), "gpu": "A100-80GB", "dataset_examples": 100000, "budget_usd": 1}
     assert any("over the budget" in warning for warning in plan(inputs)["warnings"])
