@@ -163,6 +163,18 @@ def test_recommend_json_gives_answers_by_question_id_and_estimates() -> None:
     [
         ["--gpu", "L4"],
         ["--gpu", "A100-80GB", "--gpu-count", "4", "--base-model", "acme/x", "--params-b", "13"],
+        [
+            "--gpu",
+            "H100",
+            "--gpu-count",
+            "8",
+            "--num-nodes",
+            "2",
+            "--base-model",
+            "acme/x",
+            "--params-b",
+            "70",
+        ],
         ["--gpu", "T4", "--max-seq-length", "2048", "--base-model", "acme/x", "--params-b", "1"],
     ],
 )

@@ -201,6 +201,40 @@ def test_cost_is_hours_times_gpus_times_price() -> None:
     assert proposal["training_hours"] > 0.1
 
 
+def test_nodes_multiply_the_gpus_that_shard_the_model_train_and_bill() -> None:
+    fsdp = {**custom(7), "gpu": "A100-80GB", "gpu_count": 4, "distributed": "fsdp"}
+    fsdp["dataset_examples"] = 200000
+    one, two = plan(fsdp), plan({**fsdp, "num_nodes": 2})
+    assert two["gpu"]["devices"] == 8
+    # FSDP shards the model states over every GPU of every node.
+    for part in ("weights_gb", "gradients_gb", "optimizer_gb"):
+        assert two["memory"][part] == pytest.approx(one["memory"][part] / 2, abs=0.01)
+    # Twice the GPUs, each scaling at the multi-node efficiency instead of the one-node one.
+    constants = catalogue("framework")
+    speedup = 2 * constants["multi_node_scaling_efficiency"] / constants["scaling_efficiency"]
+    assert two["training_hours"] == pytest.approx(one["training_hours"] / speedup, rel=0.02)
+    for row in two["costs"]:
+        assert row["usd"] == pytest.approx(
+            two["training_hours"] * 8 * row["price_per_gpu_hour"], rel=0.01, abs=0.01
+        )
+    # The data is split over all 8 GPUs: half the accumulation for the same effective batch.
+    assert two["batch"]["effective"] == one["batch"]["effective"]
+
+
+def test_one_gpu_on_each_of_several_nodes_is_distributed() -> None:
+    chosen = plan({**SMALL, "gpu": "A100-80GB", "num_nodes": 2})["chosen"]
+    assert chosen["distributed"] == "ddp"
+
+
+def test_a_model_too_big_for_one_node_is_pointed_to_the_nodes_it_fits_on() -> None:
+    too_big = {"project_name": "grid-project", **custom(400), "gpu": "A100-80GB", "gpu_count": 8}
+    with pytest.raises(AnswerError) as refusal:
+        answer(too_big)
+    assert "num_nodes 2: LoRA sharded with FSDP over 16 GPUs fits" in str(refusal.value)
+    answers = answer({**too_big, "num_nodes": 2})
+    assert (answers["fine_tuning"], answers["distributed"]) == ("lora", "fsdp")
+
+
 def test_budget_overrun_is_a_warning() -> None:
     inputs = {**custom(7), "gpu": "A100-80GB", "dataset_examples": 100000, "budget_usd": 1}
     assert any("over the budget" in warning for warning in plan(inputs)["warnings"])
@@ -230,6 +264,19 @@ IMPOSSIBLE = [
         "base_model",
         "a model for causal-lm, not text-classification",
     ),
+    ({"gpu": "cpu", "num_nodes": 2}, "num_nodes", "needs GPUs"),
+    ({"gpu": "L4", "num_nodes": 0}, "num_nodes", "between 1 and 64"),
+    (
+        {"gpu": "A100-80GB", "num_nodes": 2, "platform": "local", "distributed": "none"},
+        "distributed",
+        "choose ddp or fsdp, or num_nodes 1",
+    ),
+    (
+        {"gpu": "H100", "gpu_count": 4, "num_nodes": 2, "platform": "modal"},
+        "platform",
+        "choose gpu_count 8, num_nodes 1, or another platform",
+    ),
+    ({"gpu": "H100", "num_nodes": 20, "platform": "lambda"}, "platform", "at most 16 nodes"),
 ]
 
 
@@ -265,13 +312,22 @@ GRID = [
         [128, 2048],
     )
     if not (gpu == "cpu" and count > 1)
+] + [
+    {**model, "gpu": gpu, "gpu_count": count, "num_nodes": 2, "max_seq_length": 512}
+    for model, gpu, count in [
+        # Fits only sharded over both nodes: the given num_nodes counts when gpu_count is checked.
+        (custom(400), "A100-80GB", 8),
+        (custom(7), "L4", 1),
+        (SMALL, "cpu", 1),
+    ]
 ]
 
 
 def _grid_id(inputs: dict[str, Any]) -> str:
     size = inputs.get("params_b", 0.067)
     shape = "-shaped" if "layers" in inputs else ""
-    return f"{size}B{shape}-{inputs['gpu']}x{inputs['gpu_count']}-{inputs['max_seq_length']}"
+    nodes = f"{inputs['num_nodes']}n-" if "num_nodes" in inputs else ""
+    return f"{size}B{shape}-{nodes}{inputs['gpu']}x{inputs['gpu_count']}-{inputs['max_seq_length']}"
 
 
 @pytest.mark.parametrize("inputs", GRID, ids=_grid_id)
@@ -287,6 +343,7 @@ def test_copier_and_the_cli_settle_on_the_same_answers(inputs: dict[str, Any]) -
     answers = copier_answers(inputs)
     for question in (
         *RECOMMENDED_QUESTIONS,
+        "num_nodes",
         "dataset_examples",
         "deploy_targets",
         "budget_usd",

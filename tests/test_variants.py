@@ -190,6 +190,37 @@ def test_each_distribution_renders_its_launch_config(copie, distributed: str) ->
     )
 
 
+def test_several_nodes_render_the_multi_machine_launch(copie) -> None:
+    project = render(
+        copie,
+        project_name="ticket-router",
+        gpu="L4",
+        gpu_count=2,
+        num_nodes=2,
+        distributed="ddp",
+        platform="local",
+    )
+    assert_ruff_clean(project)
+    launch = yaml.safe_load((project / "configs" / "accelerate.yaml").read_text())
+    assert (launch["num_machines"], launch["num_processes"]) == (2, 4)
+    readme = (project / "README.md").read_text()
+    assert "launch --machine-rank 1 --main-process-ip 10.0.0.1" in readme
+    outcome = run_project_tests(project, "tests/test_launch.py")
+    assert_suite_passed(outcome)
+
+
+@pytest.mark.parametrize("platform", ["modal", "lambda", "sagemaker"])
+def test_a_platform_without_a_launcher_prints_its_plan_and_refuses_to_start(
+    copie, platform: str
+) -> None:
+    project = render(copie, project_name="ticket-router", gpu="A100-80GB", platform=platform)
+    assert_ruff_clean(project)
+    assert "no launcher for " + platform in (project / "README.md").read_text()
+    outcome = run_project_tests(project, "tests/test_launch.py")
+    assert_suite_passed(outcome)
+    assert "2 passed" in outcome.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "fine_tuning", "tracking"),

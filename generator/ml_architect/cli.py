@@ -162,6 +162,7 @@ def recommend(
     max_seq_length: _option("max_seq_length", int) = None,
     gpu: _option("gpu") = None,
     gpu_count: _option("gpu_count", int) = None,
+    num_nodes: _option("num_nodes", int) = None,
     platform: _option("platform") = None,
     fine_tuning: _option("fine_tuning") = None,
     precision: _option("precision") = None,

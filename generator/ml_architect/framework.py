@@ -169,13 +169,24 @@ def check(name: str, value: Any, context: dict[str, Any]) -> str:
     return render(spec.get("validator", ""), {**context, name: value}).strip()
 
 
+def starting_context(given: dict[str, Any], folder_name: str) -> dict[str, Any]:
+    """What copier renders the first question with: the computed values and every answer given
+    up front (--data), later questions' included, so a validator sees them too (num_nodes when
+    gpu_count is checked)."""
+    return {
+        **computed_values(),
+        "_folder_name": folder_name,
+        **{name: cast(given[name], spec) for name, spec in questions().items() if name in given},
+    }
+
+
 def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[str, Any]:
     """Every answer, as copier would settle them with --defaults: `given` answers are checked,
     the others take their (recommended) defaults, question by question in copier's order.
 
     Raises AnswerError with copier's own message for the first answer copier would refuse.
     """
-    context: dict[str, Any] = {**computed_values(), "_folder_name": folder_name}
+    context = starting_context(given, folder_name)
     answers: dict[str, Any] = {}
     for name, spec in questions().items():
         value = cast(given[name], spec) if name in given else default(name, spec, context)

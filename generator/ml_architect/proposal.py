@@ -12,8 +12,9 @@ METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 
 def show(plan: dict[str, Any], console: Console) -> None:
     model, gpu, chosen = plan["model"], plan["gpu"], plan["chosen"]
+    nodes = f"{gpu['nodes']} nodes x " if gpu["nodes"] > 1 else ""
     console.print(
-        f"\n[bold]Proposal[/bold]: {model['id']} ({model['params_b']}B parameters) on "
+        f"\n[bold]Proposal[/bold]: {model['id']} ({model['params_b']}B parameters) on {nodes}"
         f"{gpu['count']} x {gpu['id']} ({gpu['memory_gb']} GB each, {gpu['usable_gb']} GB usable)"
     )
 

@@ -57,7 +57,7 @@ def _prompt(name: str, spec: dict[str, Any], default: Any, context: dict[str, An
 
 def run(given: dict[str, Any], console: Console, folder_name: str) -> dict[str, Any]:
     """Ask every question not in `given`; return the answers for copier."""
-    context: dict[str, Any] = {**framework.computed_values(), "_folder_name": folder_name}
+    context = framework.starting_context(given, folder_name)
     answers: dict[str, Any] = {}
     for name, spec in framework.questions().items():
         if name == SHOW_PROPOSAL_BEFORE:
