@@ -407,3 +407,12 @@ def test_the_variants_workflow_renders_each_variant_of_the_listed_matrix() -> No
 
 def _data(fixed: dict[str, Any]) -> list[str]:
     return [part for name, value in fixed.items() for part in ("--data", f"{name}={value}")]
+
+
+def test_the_covering_set_renders_every_deploy_target() -> None:
+    options = [value for _, value in framework.choices(framework.questions()["deploy_targets"], {})]
+    assert "kubernetes" in options
+    chosen = {
+        target for variant in covering(SLICE).variants for target in variant["deploy_targets"]
+    }
+    assert chosen == set(options)

@@ -22,11 +22,26 @@ TASKS = list(CATALOGUE["task_catalogue"]["default"])
 STRATEGIES = list(CATALOGUE["strategy_catalogue"]["default"])
 # Each rendered project's suite must stay within this on 2 cores (the budget).
 SUITE_BUDGET_S = 60
+# Deploy targets beyond the default, spread over the grid so that each is rendered, and its tests
+# run, in at least two task families (an encoder, a decoder with adapters, a vision model).
+DEPLOY_TARGETS = {
+    ("token-classification", "full"): ["fastapi-docker", "kubernetes", "hf-endpoints"],
+    ("causal-lm", "lora"): ["fastapi-docker", "modal", "hf-endpoints"],
+    ("image-classification", "full"): ["kubernetes", "modal"],
+}
 
 
-def _answers(task: str, fine_tuning: str) -> dict[str, str]:
+def _answers(task: str, fine_tuning: str) -> dict[str, object]:
     # QLoRA needs a GPU in the answers; the rendered smoke config still trains on the CPU.
-    return {"project_name": "ticket-router", "task": task, "fine_tuning": fine_tuning, "gpu": "T4"}
+    answers: dict[str, object] = {
+        "project_name": "ticket-router",
+        "task": task,
+        "fine_tuning": fine_tuning,
+        "gpu": "T4",
+    }
+    if (task, fine_tuning) in DEPLOY_TARGETS:
+        answers["deploy_targets"] = DEPLOY_TARGETS[task, fine_tuning]
+    return answers
 
 
 @pytest.mark.parametrize("fine_tuning", STRATEGIES)

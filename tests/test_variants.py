@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -247,3 +248,38 @@ def test_ddp_trains_on_two_cpu_processes_in_the_rendered_suite(
     outcome = run_project_tests(project, "tests/test_distributed.py")
     assert_suite_passed(outcome)
     assert "2 passed" in outcome.stdout
+
+
+def test_deploy_targets_render_only_their_own_files(copie, default_project: Path) -> None:
+    # The default answer (fastapi-docker) renders no deploy folder, module, test or extra.
+    assert not (default_project / "deploy").exists()
+    assert not (default_project / "src" / "ticket_router" / "deploy").exists()
+    assert "deploy" not in (default_project / "Makefile").read_text()
+    # Every managed target on CPU: its files, pins and settings sized for CPU serving.
+    project = render(
+        copie,
+        project_name="ticket-router",
+        gpu="cpu",
+        deploy_targets=["fastapi-docker", "kubernetes", "modal", "hf-endpoints"],
+    )
+    assert_ruff_clean(project)
+    assert (project / "deploy" / "kubernetes" / "overlays" / "canary").is_dir()
+    assert (project / "deploy" / "hf-endpoints" / "handler.py").is_file()
+    assert (project / "src" / "ticket_router" / "deploy" / "modal_app.py").is_file()
+    deployment = yaml.safe_load(
+        (project / "deploy" / "kubernetes" / "base" / "deployment.yaml").read_text()
+    )
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert "nvidia.com/gpu" not in limits
+    train = yaml.safe_load((project / "configs" / "train.yaml").read_text())
+    assert train["deploy"]["modal"]["gpu"] is None
+    assert train["deploy"]["hf_endpoints"]["accelerator"] == "cpu"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert any(pin.startswith("modal==") for pin in pyproject["optional-dependencies"]["modal"])
+    assert any(
+        pin.startswith("kubernetes-validate==") for pin in pyproject["optional-dependencies"]["dev"]
+    )
+    makefile = (project / "Makefile").read_text()
+    assert {"deploy-k8s:", "deploy-modal:", "deploy-hf:"} <= set(makefile.split())
+    architecture = (project / "docs" / "architecture.md").read_text()
+    assert "## Deployment" in architecture and "USD per hour" in architecture

@@ -1,0 +1,1 @@
+"""Deploy targets: the settings and scripts that put the trained model on a platform."""
