@@ -91,3 +91,24 @@ def test_lambda_task_files_pass_skypilots_schema(copie) -> None:
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert f"{files[0]} 1 {{'A100-80GB': 1}}" in outcome.stdout
     assert f"{files[1]} 2 {{'H100': 2}}" in outcome.stdout
+
+
+@pytest.mark.slow
+def test_a_modal_cluster_renders_and_passes_its_launch_tests(copie) -> None:
+    # Two clustered containers of 8 GPUs (a Modal cluster node takes its whole host), FSDP.
+    project = render(
+        copie,
+        project_name="ticket-router",
+        task="causal-lm",
+        fine_tuning="lora",
+        gpu="H100",
+        gpu_count=8,
+        num_nodes=2,
+        distributed="fsdp",
+        platform="modal",
+    )
+    assert_ruff_clean(project)
+    app = (project / "src" / "ticket_router" / "modal_train.py").read_text()
+    assert "@modal.clustered(size=NODES, rdma=True)" in app
+    outcome = run_project_tests(project, "tests/test_launch.py")
+    assert_suite_passed(outcome)

@@ -24,9 +24,20 @@ STRATEGIES = list(CATALOGUE["strategy_catalogue"]["default"])
 SUITE_BUDGET_S = 60
 
 
+# Remote platforms ride along on some renders (their launch tests run in the suite): Modal's
+# training body trains here on the smoke config. Lambda (no T4) is in tests/test_platforms.py.
+PLATFORMS = {("token-classification", "lora"): "modal"}
+
+
 def _answers(task: str, fine_tuning: str) -> dict[str, str]:
     # QLoRA needs a GPU in the answers; the rendered smoke config still trains on the CPU.
-    return {"project_name": "ticket-router", "task": task, "fine_tuning": fine_tuning, "gpu": "T4"}
+    return {
+        "project_name": "ticket-router",
+        "task": task,
+        "fine_tuning": fine_tuning,
+        "gpu": "T4",
+        "platform": PLATFORMS.get((task, fine_tuning), "local"),
+    }
 
 
 @pytest.mark.parametrize("fine_tuning", STRATEGIES)
