@@ -31,6 +31,11 @@ DEPLOY_TARGETS = {
 }
 
 
+# Remote platforms ride along on some renders (their launch tests run in the suite): Modal's
+# training body trains here on the smoke config. Lambda (no T4) is in tests/test_platforms.py.
+PLATFORMS = {("token-classification", "lora"): "modal"}
+
+
 def _answers(task: str, fine_tuning: str) -> dict[str, object]:
     # QLoRA needs a GPU in the answers; the rendered smoke config still trains on the CPU.
     answers: dict[str, object] = {
@@ -38,6 +43,7 @@ def _answers(task: str, fine_tuning: str) -> dict[str, object]:
         "task": task,
         "fine_tuning": fine_tuning,
         "gpu": "T4",
+        "platform": PLATFORMS.get((task, fine_tuning), "local"),
     }
     if (task, fine_tuning) in DEPLOY_TARGETS:
         answers["deploy_targets"] = DEPLOY_TARGETS[task, fine_tuning]

@@ -210,7 +210,7 @@ def test_several_nodes_render_the_multi_machine_launch(copie) -> None:
     assert_suite_passed(outcome)
 
 
-@pytest.mark.parametrize("platform", ["modal", "lambda", "sagemaker"])
+@pytest.mark.parametrize("platform", ["sagemaker"])
 def test_a_platform_without_a_launcher_prints_its_plan_and_refuses_to_start(
     copie, platform: str
 ) -> None:

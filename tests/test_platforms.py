@@ -1,0 +1,114 @@
+"""The remote platforms' launchers: rendered for each platform and validated with the platform's
+own tools, which cannot share this environment (their pins clash with the project's): each gets a
+virtual environment of its own, made with uv and kept between runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import (
+    TEMPLATE_ROOT,
+    assert_ruff_clean,
+    assert_suite_passed,
+    render,
+    run_project_tests,
+    tool,
+)
+
+SEPARATE = yaml.safe_load((TEMPLATE_ROOT / "includes" / "versions.yml").read_text())[
+    "separate_versions"
+]["default"]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ml-architect"
+
+
+def separate_environment(name: str, *requirements: str) -> Path:
+    """The Python of a uv venv holding these requirements, made once and kept in CACHE."""
+    uv = tool("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (pip install uv): it makes the tools' environments")
+    folder = CACHE / name
+    python = folder / "bin" / "python"
+    stamp = folder / ".installed"
+    if stamp.is_file() and stamp.read_text() == "\n".join(requirements):
+        return python
+    outcome = subprocess.run(
+        [uv, "venv", "--quiet", "--clear", "--python", "3.11", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if outcome.returncode == 0:
+        outcome = subprocess.run(
+            [uv, "pip", "install", "--quiet", "--python", str(python), *requirements],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+    if outcome.returncode != 0:
+        pytest.skip(f"cannot install {' '.join(requirements)}: {outcome.stderr[-1000:]}")
+    stamp.write_text("\n".join(requirements))
+    return python
+
+
+@pytest.mark.slow
+def test_lambda_task_files_pass_skypilots_schema(copie) -> None:
+    # One node of one GPU, and two nodes of two GPUs (the multi-machine accelerate launch).
+    projects = [
+        render(copie, project_name="ticket-router", gpu="A100-80GB", platform="lambda"),
+        render(
+            copie,
+            project_name="ticket-router",
+            task="causal-lm",
+            fine_tuning="lora",
+            gpu="H100",
+            gpu_count=2,
+            num_nodes=2,
+            distributed="ddp",
+            platform="lambda",
+        ),
+    ]
+    for project in projects:
+        assert_ruff_clean(project)
+        outcome = run_project_tests(project, "tests/test_launch.py")
+        assert_suite_passed(outcome)
+    skypilot = f"skypilot[lambda]=={SEPARATE['skypilot']}"
+    python = separate_environment(f"skypilot-{SEPARATE['skypilot']}", skypilot)
+    # Task.from_yaml checks the file against SkyPilot's schema offline (keys, types, resources).
+    check = (
+        "import sys, sky\n"
+        "for path in sys.argv[1:]:\n"
+        "    task = sky.Task.from_yaml(path)\n"
+        "    print(path, task.num_nodes, sorted(task.resources)[0].accelerators)\n"
+    )
+    files = [str(project / "configs" / "sky.yaml") for project in projects]
+    outcome = subprocess.run(
+        [str(python), "-c", check, *files], capture_output=True, text=True, timeout=300
+    )
+    assert outcome.returncode == 0, outcome.stderr[-3000:]
+    assert f"{files[0]} 1 {{'A100-80GB': 1}}" in outcome.stdout
+    assert f"{files[1]} 2 {{'H100': 2}}" in outcome.stdout
+
+
+@pytest.mark.slow
+def test_a_modal_cluster_renders_and_passes_its_launch_tests(copie) -> None:
+    # Two clustered containers of 8 GPUs (a Modal cluster node takes its whole host), FSDP.
+    project = render(
+        copie,
+        project_name="ticket-router",
+        task="causal-lm",
+        fine_tuning="lora",
+        gpu="H100",
+        gpu_count=8,
+        num_nodes=2,
+        distributed="fsdp",
+        platform="modal",
+    )
+    assert_ruff_clean(project)
+    app = (project / "src" / "ticket_router" / "modal_train.py").read_text()
+    assert "@modal.clustered(size=NODES, rdma=True)" in app
+    outcome = run_project_tests(project, "tests/test_launch.py")
+    assert_suite_passed(outcome)
