@@ -16,6 +16,9 @@ from .conftest import (
     run_project_tests,
 )
 
+VERSIONS = yaml.safe_load((TEMPLATE_ROOT / "includes" / "versions.yml").read_text())["versions"][
+    "default"
+]
 CATALOGUE = yaml.safe_load((TEMPLATE_ROOT / "includes" / "catalogue.yml").read_text())
 MODELS = CATALOGUE["model_catalogue"]["default"]
 TASKS = CATALOGUE["task_catalogue"]["default"]
@@ -283,3 +286,43 @@ def test_deploy_targets_render_only_their_own_files(copie, default_project: Path
     assert {"deploy-k8s:", "deploy-modal:", "deploy-hf:"} <= set(makefile.split())
     architecture = (project / "docs" / "architecture.md").read_text()
     assert "## Deployment" in architecture and "USD per hour" in architecture
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("task", "fine_tuning"),
+    [("token-classification", "lora"), ("image-classification", "full")],
+)
+def test_onnx_target_exports_and_serves_with_parity(copie, task: str, fine_tuning: str) -> None:
+    # Two task families; LoRA's unmerged-adapter path meets the export's merge on the way.
+    project = render(
+        copie,
+        project_name="ticket-router",
+        task=task,
+        fine_tuning=fine_tuning,
+        deploy_targets=["fastapi-docker", "onnx"],
+    )
+    assert_ruff_clean(project)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert "onnxruntime==" + VERSIONS["onnxruntime"] in pyproject["project"]["dependencies"]
+    assert (project / "benchmarks" / "onnx_speed.py").is_file()
+    assert (project / "tests" / "test_onnx.py").is_file()
+    assert_suite_passed(run_project_tests(project))
+
+
+@pytest.mark.parametrize("task", ["seq2seq", "causal-lm"])
+def test_onnx_target_is_refused_for_generation_tasks(copie, task: str) -> None:
+    result = copie.copy(
+        extra_answers={"project_name": "ticket-router", "task": task, "deploy_targets": ["onnx"]},
+        template_dir=TEMPLATE_ROOT,
+        vcs_ref="HEAD",
+    )
+    assert result.exit_code != 0
+    assert "generates token by token" in str(result.exception)
+
+
+def test_without_the_onnx_target_nothing_of_it_renders(copie) -> None:
+    project = render(copie, project_name="ticket-router")
+    assert not (project / "benchmarks").exists()
+    assert not list(project.rglob("*onnx*"))
+    assert "onnx" not in (project / "pyproject.toml").read_text()

@@ -21,7 +21,7 @@ def test_versions_are_exact_release_numbers(versions: dict[str, str]) -> None:
 
 def test_every_package_a_project_uses_is_in_the_table(versions: dict[str, str]) -> None:
     package_sets = _catalogue("package_sets")
-    used = set(package_sets["common"]) | set(package_sets["dev"])
+    used = set().union(*package_sets.values())
     for catalogue in ("task_catalogue", "strategy_catalogue", "tracking_catalogue"):
         for entry in _catalogue(catalogue).values():
             used |= set(entry["packages"])
