@@ -71,8 +71,24 @@ REFUSED = [
     ({"dataset_examples": "1e3"}, "dataset_examples", "is not a whole number"),
     ({"gradient_checkpointing": "maybe"}, "gradient_checkpointing", "is not true or false"),
     ({"deploy_targets": "fastapi"}, "deploy_targets", "Invalid choice 'fastapi'"),
-    ({"project_name": "Support Ticket Router"}, "project_name", "project_name=support-ticket-router"),
+    (
+        {"project_name": "Support Ticket Router"},
+        "project_name",
+        "project_name=support-ticket-router",
+    ),
+    ({"max_seq_length": 1024}, "max_seq_length", "(512 positions): give at most 512"),
+    (
+        {"task": "seq2seq", "base_model": "facebook/bart-base", "max_seq_length": 2048},
+        "max_seq_length",
+        "1024 positions",
+    ),
 ]
+
+
+def test_a_model_outside_the_catalogue_warns_that_its_position_limit_is_unchecked() -> None:
+    settled = settle({"base_model": "acme/x", "params_b": 0.1, "max_seq_length": 4096})
+    assert isinstance(settled, dict), settled
+    assert any("max_position_embeddings" in note for note in framework.plan(settled)["warnings"])
 
 
 @pytest.mark.parametrize(("answers", "question", "reason"), REFUSED)
@@ -88,8 +104,10 @@ def test_unusable_answer_is_refused_naming_the_question(answers, question, reaso
     [
         ({"project_name": "x"}, {"project_name": "x", "package_name": "x"}),
         ({"deploy_targets": "fastapi-docker"}, {"deploy_targets": ["fastapi-docker"]}),
-        ({"deploy_targets": "fastapi-docker,onnx"}, {"deploy_targets": ["fastapi-docker", "onnx"]}),
-        ({"deploy_targets": "[onnx, fastapi-docker]"}, {"deploy_targets": ["onnx", "fastapi-docker"]}),
+        ({"deploy_targets": "fastapi-docker,onnx"},
+         {"deploy_targets": ["fastapi-docker", "onnx"]}),
+        ({"deploy_targets": "[onnx, fastapi-docker]"},
+         {"deploy_targets": ["onnx", "fastapi-docker"]}),
         ({"gradient_checkpointing": "yes"}, {"gradient_checkpointing": True}),
         ({"max_seq_length": 256.0}, {"max_seq_length": 256}),
     ],
@@ -192,7 +210,8 @@ ANSWERED = st.fixed_dictionaries(
         "description": TEXT,
         "author_name": st.text(min_size=1, max_size=30),
         "dataset": st.sampled_from(['x: y # z', '@org/ds', '*x', 'data/train #1.csv', 'yes',
-                                    'null', '[a, b]', "it's.csv"]) | st.text(min_size=1, max_size=30),
+                                    'null', '[a, b]', "it's.csv"])
+        | st.text(min_size=1, max_size=30),
     }
 )  # fmt: skip
 
@@ -218,7 +237,7 @@ def test_long_model_id_and_quotes_keep_every_line_within_the_line_length(tmp_pat
         "project_name": "ticket-router",
         "base_model": "acme/a-very-long-model-name-for-support-tickets-v2-instruct",
         "params_b": 0.1,
-        "description": 'Routes "tickets" \\ it\'s Ünïcode — façade ℹ with a very long tail of '
+        "description": 'Routes "tickets" \\ it\'s Ünïcode — façade \u2139 with a very long tail of '
         "words " * 8 + "x" * 130,
         "dataset": "data/train #1.csv",
         "author_name": 'Ann "the" O\'Brien',
@@ -311,3 +330,31 @@ def test_copier_itself_refuses_a_trailing_newline_in_a_data_file(tmp_path: Path)
     assert outcome.returncode != 0
     assert "project_name" in outcome.stderr and "control character" in outcome.stderr
     assert not destination.exists()
+
+
+# --- update ------------------------------------------------------------------------------
+
+
+def test_update_asks_git_which_files_conflict_and_skips_ignored_folders(tmp_path: Path) -> None:
+    from ml_architect.updating import conflicted_files, has_changes
+
+    from .conftest import git
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".gitignore").write_text(".venv/\noutputs/\n")
+    (project / "README.md").write_text("# project\n")
+    git(project, "init", "--quiet")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "start")
+    assert not has_changes(project)
+    # A checkpoint or a virtual environment may hold anything: it is never read.
+    (project / ".venv").mkdir()
+    (project / ".venv" / "copy.py").write_text("<<<<<<< before updating\n")
+    (project / "outputs").mkdir()
+    (project / "outputs" / "weights.bin").write_bytes(b"\xff\xfe" * 1000)
+    (project / "README.md").write_text("<<<<<<< before updating\n# project\n=======\n>>>>>>>\n")
+    (project / "notes.md").write_text("no conflict here\n")
+    (project / "pyproject.toml.rej").write_text("a hunk\n")
+    assert conflicted_files(project) == [Path("README.md"), Path("pyproject.toml.rej")]
+    assert has_changes(project)

@@ -21,7 +21,7 @@ from rich.table import Table
 from . import __version__, checking, framework, proposal, wizard
 from . import matrix as variants_matrix
 from .paths import template_root
-from .updating import UpdateError, update
+from .updating import UpdateError, has_changes, recorded_version, update
 
 app = typer.Typer(
     name="ml-architect",
@@ -282,6 +282,10 @@ def update_command(
     answers = parse_data(data or [])
     refuse_unknown(answers)
     try:
+        before = recorded_version(path.resolve())
+    except OSError:
+        before = None
+    try:
         conflicted = update(
             path.resolve(),
             answers,
@@ -299,7 +303,16 @@ def update_command(
         for name in conflicted:
             errors.print(f"  {name}")
         raise typer.Exit(1)
-    console.print(f"Updated {path}: review with `git diff`, then commit.")
+    if not has_changes(path.resolve()):
+        console.print(
+            f"{path} is already at template version {before or 'unknown'}: nothing to update."
+        )
+        return
+    after = recorded_version(path.resolve())
+    console.print(
+        f"Updated {path} from template version {before} to {after}: review with `git diff`, "
+        "then commit."
+    )
 
 
 class MatrixFormat(StrEnum):

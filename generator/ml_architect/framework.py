@@ -165,7 +165,7 @@ def cast(value: Any, spec: dict[str, Any]) -> Any:
     if kind == "int":
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, (bool, float)):
             raise ValueError(f"{value!r} is not a whole number")
         return int(value)
     if kind == "float":
