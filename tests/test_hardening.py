@@ -205,13 +205,17 @@ def assert_project_parses(project: Path, answers: dict[str, object]) -> None:
     assert_ruff_clean(project)
 
 
+PRINTABLE = st.characters(
+    exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters="\ufffe\uffff"
+)
 ANSWERED = st.fixed_dictionaries(
     {
         "description": TEXT,
-        "author_name": st.text(min_size=1, max_size=30),
+        # Names without control characters (refused, above): these examples render.
+        "author_name": st.text(PRINTABLE, min_size=1, max_size=30),
         "dataset": st.sampled_from(['x: y # z', '@org/ds', '*x', 'data/train #1.csv', 'yes',
                                     'null', '[a, b]', "it's.csv"])
-        | st.text(min_size=1, max_size=30),
+        | st.text(PRINTABLE, min_size=1, max_size=30).filter(str.strip),
     }
 )  # fmt: skip
 
