@@ -21,7 +21,7 @@ from rich.table import Table
 from . import __version__, checking, framework, proposal, wizard
 from . import matrix as variants_matrix
 from .paths import template_root
-from .updating import UpdateError, update
+from .updating import UpdateError, has_changes, recorded_version, update
 
 app = typer.Typer(
     name="ml-architect",
@@ -75,6 +75,13 @@ def read_data_file(path: Path) -> dict[str, Any]:
     return answers
 
 
+def refuse_unknown(given: dict[str, Any]) -> None:
+    """Stop at an answer to no question (a typo of a question id would be silently dropped)."""
+    unknown = framework.unknown_questions(given)
+    if unknown:
+        raise fail(f"no such question: {', '.join(unknown)}.")
+
+
 def with_local_model(given: dict[str, Any]) -> dict[str, Any]:
     """`given`, plus the size and shape of a base_model in a local folder (its config.json and
     weights), where not given: the answers copier would have to ask."""
@@ -103,9 +110,9 @@ def new(
     ] = None,
 ) -> None:
     """Render a new project into DESTINATION; without --defaults, a wizard asks and advises."""
-    given = with_local_model(
-        {**(read_data_file(data_file) if data_file else {}), **parse_data(data or [])}
-    )
+    given = {**(read_data_file(data_file) if data_file else {}), **parse_data(data or [])}
+    refuse_unknown(given)
+    given = with_local_model(given)
     if destination.exists() and any(destination.iterdir()):
         raise fail(f"{destination} is not empty; choose a new folder.")
     folder = destination.resolve().name
@@ -138,12 +145,41 @@ def new(
     )
 
 
+# Short help for `recommend`'s options: copier.yml's help texts are written for the wizard,
+# hold Jinja and run to several lines. Choice questions list their values (the catalogues').
+OPTION_HELP = {
+    "task": "The problem the model solves: {choices}.",
+    "base_model": "Hugging Face hub id of the model to fine-tune, or a local folder.",
+    "params_b": "Size of a model outside the catalogue, in billions of parameters (e.g. 7).",
+    "layers": "Transformer blocks of a model outside the catalogue (0: guessed).",
+    "hidden_size": "Hidden size of a model outside the catalogue (0: guessed).",
+    "vocab_size": "Vocabulary size of a model outside the catalogue (0: guessed).",
+    "dataset": "sample, a local CSV/JSONL path, or a hub dataset id.",
+    "dataset_examples": "Training examples, for the time and cost estimates.",
+    "max_seq_length": "Longest input in tokens (longer inputs are truncated).",
+    "gpu": "The GPU to train on: {choices}.",
+    "gpu_count": "GPUs per machine: {choices}.",
+    "num_nodes": "Machines the training job spans.",
+    "platform": "Where training runs: {choices}.",
+    "fine_tuning": "How the weights are trained: {choices} (default: recommended).",
+    "precision": "Number format of training: {choices} (default: recommended).",
+    "distributed": "How several GPUs share the work: {choices} (default: recommended).",
+    "budget_usd": "Training budget in USD, 0 for none: the proposal warns above it.",
+}
+
+
+def _option_help(question: str) -> str:
+    options = framework.choices(framework.questions()[question], framework.computed_values())
+    listed = ", ".join(str(value) for _, value in options or [])
+    return OPTION_HELP[question].format(choices=listed)
+
+
 def _option(question: str, kind: Any = str, *, flag: str | None = None) -> Any:
     return Annotated[
         kind | None,
         typer.Option(
             flag or f"--{question.replace('_', '-')}",
-            help=" ".join(str(framework.questions()[question].get("help", "")).split())[:200],
+            help=_option_help(question),
             show_default=False,
         ),
     ]
@@ -243,10 +279,16 @@ def update_command(
     ] = False,
 ) -> None:
     """Take the template's newest release into a project (`copier update`), keeping your changes."""
+    answers = parse_data(data or [])
+    refuse_unknown(answers)
+    try:
+        before = recorded_version(path.resolve())
+    except OSError:
+        before = None
     try:
         conflicted = update(
             path.resolve(),
-            parse_data(data or []),
+            answers,
             vcs_ref,
             re_recommend=re_recommend,
             trust=trust,
@@ -261,7 +303,16 @@ def update_command(
         for name in conflicted:
             errors.print(f"  {name}")
         raise typer.Exit(1)
-    console.print(f"Updated {path}: review with `git diff`, then commit.")
+    if not has_changes(path.resolve()):
+        console.print(
+            f"{path} is already at template version {before or 'unknown'}: nothing to update."
+        )
+        return
+    after = recorded_version(path.resolve())
+    console.print(
+        f"Updated {path} from template version {before} to {after}: review with `git diff`, "
+        "then commit."
+    )
 
 
 class MatrixFormat(StrEnum):
@@ -399,15 +450,14 @@ def matrix_command(
     vcs_ref: Annotated[
         str,
         typer.Option(
-            help="With --check: the template version to render (default: the working tree)."
+            help="With --check: the template version to render (git tag or commit; HEAD: the "
+            "last commit, with the working tree's uncommitted changes)."
         ),
     ] = "HEAD",
 ) -> None:
     """List the valid variants of the template: a pairwise covering set (default) or all."""
     fixed = parse_data(data or [])
-    unknown = sorted(set(fixed) - framework.questions().keys())
-    if unknown:
-        raise fail(f"no such question: {', '.join(unknown)}")
+    refuse_unknown(fixed)
     started = time.perf_counter()
     try:
         if full:

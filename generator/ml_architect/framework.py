@@ -9,6 +9,7 @@ the same error messages, for the same inputs.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from functools import cache
@@ -109,11 +110,16 @@ def render(template: Any, context: dict[str, Any]) -> Any:
     return template
 
 
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0", "", "none", "null", "~"}
+
+
 def _as_bool(value: Any) -> bool:
+    """A `when` or a bool answer as copier reads it (copier takes any other text as true)."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in {"", "0", "false", "no", "off", "n", "none", "null", "~"}:
+    if text in _FALSE:
         return False
     try:
         return bool(float(text))
@@ -121,20 +127,80 @@ def _as_bool(value: Any) -> bool:
         return True
 
 
+def _strict_bool(value: Any) -> bool:
+    """A bool answer: true/false, yes/no, on/off or 1/0; anything else is a mistake ("maybe")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE - {"none", "null", "~"}:
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A multiselect answer: a list, YAML for one (`[a, b]`), a comma list (`a,b`) or one value."""
+    if not isinstance(value, str):
+        return list(value)
+    loaded = yaml.safe_load(value) if value.strip().startswith("[") else None
+    if isinstance(loaded, list):
+        return loaded
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_KINDS = {
+    "int": "a whole number (e.g. 512)",
+    "float": "a number (e.g. 0.5)",
+    "bool": "true or false",
+}
+
+
 def cast(value: Any, spec: dict[str, Any]) -> Any:
-    """An answer converted to the question's type, as copier converts it."""
+    """An answer converted to the question's type, as copier converts it. A number or a bool
+    that does not read as one raises ValueError."""
     kind = spec.get("type", "str")
     if spec.get("multiselect"):
-        return yaml.safe_load(value) if isinstance(value, str) else list(value)
+        return _as_list(value)
     if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, (bool, float)):
+            raise ValueError(f"{value!r} is not a whole number")
         return int(value)
     if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
         return float(value)
     if kind == "bool":
-        return _as_bool(value)
+        return _strict_bool(value)
     if kind in {"yaml", "json"}:
         return yaml.safe_load(value) if isinstance(value, str) else value
     return str(value)
+
+
+def cast_answer(name: str, value: Any) -> Any:
+    """`value` as the answer to question `name`; AnswerError naming the question when it is not
+    of the question's type (`gpu_count=abc`, `max_seq_length=12.5`)."""
+    spec = questions()[name]
+    try:
+        return cast(value, spec)
+    except (TypeError, ValueError):
+        kind = _KINDS.get(spec.get("type", "str"), spec.get("type", "str"))
+        raise AnswerError(name, f"{value!r} is not {kind}.") from None
+
+
+def unknown_questions(given: dict[str, Any]) -> list[str]:
+    """Answers to no question of the template (typos of a question id), each with the closest
+    id: "gpu_cout (did you mean gpu_count?)". Keys starting with "_" are copier's own."""
+    known = list(questions())
+    found = []
+    for name in given:
+        if name.startswith("_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
 
 
 def asked(spec: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -154,7 +220,9 @@ def choices(spec: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, An
     if isinstance(listed, str):
         listed = yaml.safe_load(render(listed, context))
     pairs = listed.items() if isinstance(listed, dict) else ((item, item) for item in listed)
-    return [(str(title), cast(value, spec)) for title, value in pairs]
+    # A multiselect question's choices are single items, not lists.
+    item = {**spec, "multiselect": False}
+    return [(str(title), cast(value, item)) for title, value in pairs]
 
 
 def check(name: str, value: Any, context: dict[str, Any]) -> str:
@@ -176,7 +244,7 @@ def starting_context(given: dict[str, Any], folder_name: str) -> dict[str, Any]:
     return {
         **computed_values(),
         "_folder_name": folder_name,
-        **{name: cast(given[name], spec) for name, spec in questions().items() if name in given},
+        **{name: cast_answer(name, given[name]) for name in questions() if name in given},
     }
 
 
@@ -189,7 +257,7 @@ def answer(given: dict[str, Any], *, folder_name: str = "my-project") -> dict[st
     context = starting_context(given, folder_name)
     answers: dict[str, Any] = {}
     for name, spec in questions().items():
-        value = cast(given[name], spec) if name in given else default(name, spec, context)
+        value = cast_answer(name, given[name]) if name in given else default(name, spec, context)
         if asked(spec, context):
             message = check(name, value, context)
             if message:

@@ -307,10 +307,7 @@ def _block(
 def build(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Matrix:
     """Every valid combination of the choice questions (the others fixed or default), walked
     with `jobs` processes."""
-    fixed = {
-        name: framework.cast(value, framework.questions()[name])
-        for name, value in (fixed or {}).items()
-    }
+    fixed = {name: framework.cast_answer(name, value) for name, value in (fixed or {}).items()}
     varied = choice_questions(fixed)
     checks = dependencies(set(varied), set(fixed))
     # The checks no varied answer reaches run once; a refusal there is the fixed answers' fault.

@@ -33,20 +33,26 @@ def show(plan: dict[str, Any], console: Console) -> None:
         decisions.add_row(question, f"{value}{mark}", reason)
     console.print(decisions)
 
-    memory = Table(title="Training memory per device (GB)")
-    for column in ("method", "weights", "grads", "optimizer", "activations", "total", "fits"):
+    memory = Table(
+        title="Training memory per device (GB)",
+        caption="total = weights + grads + optimizer + the larger of the activations and the "
+        "optimizer step's fp32 temporaries (the phase that peaks, marked *) + overhead",
+    )
+    columns = ("method", "weights", "grads", "optimizer", "activations", "step", "overhead")
+    for column in (*columns, "total", "fits"):
         memory.add_column(column, justify="left" if column == "method" else "right")
     for row in plan["memory_table"]:
         parts = row["memory"]
         name = METHOD_TITLES[row["method"]]
         if row["method"] == chosen["fine_tuning"]:
             name = f"[bold]> {name}[/bold]"
+        peak = parts["peak_phase"]
         memory.add_row(
             name,
-            *(
-                str(parts[key])
-                for key in ("weights_gb", "gradients_gb", "optimizer_gb", "activations_gb")
-            ),
+            *(str(parts[key]) for key in ("weights_gb", "gradients_gb", "optimizer_gb")),
+            f"{parts['activations_gb']}{'*' if peak == 'activations' else ''}",
+            f"{parts['step_gb']}{'*' if peak == 'step' else ''}",
+            str(parts["overhead_gb"]),
             str(parts["total_gb"]),
             "yes" if row["fits"] else "[red]no[/red]",
         )
@@ -67,5 +73,11 @@ def show(plan: dict[str, Any], console: Console) -> None:
         "QLoRA on 4-bit weights, slower per step; gradient checkpointing trades ~33 % compute "
         "for activation memory; FSDP shards model states across GPUs."
     )
+    if gpu["id"] != "cpu" and plan["inference_gb"] > gpu["usable_gb"]:
+        console.print(
+            f"[yellow]Note:[/yellow] serving needs about {plan['inference_gb']} GB, more than the "
+            f"{gpu['usable_gb']} GB usable on one {gpu['id']}: serve on a larger GPU, or merge "
+            "the adapters and quantize the model for serving."
+        )
     for warning in plan["warnings"]:
         console.print(f"[yellow]Note:[/yellow] {warning}")

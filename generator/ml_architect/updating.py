@@ -83,16 +83,40 @@ def update(
             "renamed questions or moved files; CHANGELOG.md lists them): read them, then "
             "rerun with --trust"
         ) from None
-    conflicted = []
-    for path in sorted(project.rglob("*")):
-        if ".git" in path.parts or not path.is_file():
-            continue
-        if path.suffix == ".rej":
-            conflicted.append(path.relative_to(project))
-            continue
-        try:
-            if CONFLICT_MARKER in path.read_text():
-                conflicted.append(path.relative_to(project))
-        except UnicodeDecodeError:
-            continue
-    return conflicted
+    return conflicted_files(project)
+
+
+# `git status --porcelain` codes of a path left unmerged.
+_UNMERGED = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
+
+
+def conflicted_files(project: Path) -> list[Path]:
+    """The files the update left conflicted, as git sees them: unmerged paths, and changed or new
+    files that hold copier's conflict markers or are `.rej` leftovers. Only what git reports as
+    changed is read, so ignored folders (.venv/, outputs/, checkpoints) are never walked."""
+    status = _git(project, "status", "--porcelain", "-z", "--untracked-files=all")
+    conflicted = set()
+    for entry in filter(None, status.split("\0")):
+        code, name = entry[:2], entry[3:]
+        path = project / name
+        if code in _UNMERGED or name.endswith(".rej"):
+            conflicted.add(Path(name))
+        elif path.is_file():
+            try:
+                if CONFLICT_MARKER in path.read_text():
+                    conflicted.add(Path(name))
+            except UnicodeDecodeError:
+                continue
+    return sorted(conflicted)
+
+
+def recorded_version(project: Path) -> str | None:
+    """The template version (`_commit`) the project's answers file records."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text()) or {}
+    commit = answers.get("_commit")
+    return str(commit) if commit is not None else None
+
+
+def has_changes(project: Path) -> bool:
+    """Whether the working tree differs from the last commit (the update changed something)."""
+    return bool(_git(project, "status", "--porcelain").strip())

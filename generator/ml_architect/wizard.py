@@ -67,7 +67,7 @@ def run(given: dict[str, Any], console: Console, folder_name: str) -> dict[str, 
             context[name] = default
             continue
         value = given[name] if name in given else _prompt(name, spec, default, context)
-        value = framework.cast(value, spec)
+        value = framework.cast_answer(name, value)
         message = framework.check(name, value, context)
         if message:
             raise framework.AnswerError(name, message)
