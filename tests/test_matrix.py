@@ -212,7 +212,7 @@ def test_the_search_split_over_processes_finds_the_same_combinations() -> None:
 # The brute force below takes every question outside INTERACTING as free of the others; the onnx
 # deploy target, refused for the generative tasks, and the serving estimate make deploy_targets
 # depend on task (and the GPU). The generator finds that from the validators' reads; this oracle
-# does not yet. Known, and left to the next change of this file (see CHANGELOG).
+# does not yet: known, and left to the next session (its closing note says so).
 ORACLE_MISSES_DEPLOY_TARGETS = pytest.mark.xfail(
     reason="brute force treats deploy_targets as independent of task", strict=False
 )
