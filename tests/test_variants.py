@@ -128,14 +128,47 @@ def test_each_strategy_renders_its_own_files_and_pins(copie, fine_tuning: str) -
     assert ("BitsAndBytes" in source or "quantization_config" in source) == (fine_tuning == "qlora")
 
 
-@pytest.mark.parametrize("fine_tuning", ["full", "qlora"])
-def test_a_long_package_name_still_renders_clean(copie, fine_tuning: str) -> None:
-    # Import lines grow with the package name; they must format the same at any length.
+ALL_TARGETS = ["fastapi-docker", "kubernetes", "modal", "hf-endpoints", "onnx"]
+GENERATIVE_TARGETS = ["fastapi-docker", "kubernetes", "modal", "hf-endpoints"]
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"fine_tuning": "full", "gpu": "T4"},
+        {"fine_tuning": "qlora", "gpu": "T4"},
+        # Every platform, every deploy target, every task and the distributed tests: each puts
+        # the project or package name into imports, commands and docstrings of its own.
+        {"task": "text-classification", "platform": "local", "deploy_targets": ALL_TARGETS},
+        {
+            "task": "token-classification",
+            "platform": "lambda",
+            "gpu": "A100-80GB",
+            "num_nodes": 2,
+            "deploy_targets": ALL_TARGETS,
+        },
+        {"task": "image-classification", "platform": "modal", "gpu": "A10G"},
+        {"task": "seq2seq", "platform": "sagemaker", "gpu": "A10G", "fine_tuning": "lora"},
+        {
+            "task": "causal-lm",
+            "platform": "local",
+            "gpu": "A10G",
+            "fine_tuning": "qlora",
+            "deploy_targets": GENERATIVE_TARGETS,
+        },
+        {"task": "causal-lm", "platform": "modal", "gpu": "H100", "gpu_count": 8, "num_nodes": 2},
+    ],
+    ids=lambda answers: "-".join(
+        str(value) for value in answers.values() if not isinstance(value, list)
+    ),
+)
+def test_a_long_package_name_still_renders_clean(copie, answers: dict[str, object]) -> None:
+    # Import lines, commands and names grow with the project's name; they must lint and format
+    # the same at any length.
     project = render(
         copie,
         project_name="customer-support-ticket-routing-and-triage-service",  # 50, the limit
-        fine_tuning=fine_tuning,
-        gpu="T4",
+        **answers,
     )
     assert_ruff_clean(project)
 
@@ -248,9 +281,13 @@ def test_ddp_trains_on_two_cpu_processes_in_the_rendered_suite(
         gpu_count=2,
         distributed="ddp",
     )
+    suite = project / "tests" / "test_distributed.py"
     outcome = run_project_tests(project, "tests/test_distributed.py")
     assert_suite_passed(outcome)
-    assert "2 passed" in outcome.stdout
+    # Every test of the file ran (adapters add the merge-order one), none was skipped.
+    tests = suite.read_text().count("\ndef test_")
+    assert f"{tests} passed" in outcome.stdout
+    assert "skipped" not in outcome.stdout
 
 
 def test_deploy_targets_render_only_their_own_files(copie, default_project: Path) -> None:
