@@ -192,6 +192,15 @@ def test_the_cheapest_platform_that_offers_the_gpu_is_recommended(gpu: str) -> N
     assert plan({**SMALL, "gpu": gpu})["chosen"]["platform"] == expected
 
 
+def test_a_platform_without_an_instance_for_the_count_is_not_recommended_nor_priced() -> None:
+    # SageMaker rents the L40S cheapest, in instances of 1, 4 or 8 of them: never 2.
+    assert plan({**SMALL, "gpu": "L40S"})["chosen"]["platform"] == "sagemaker"
+    two = plan({**SMALL, "gpu": "L40S", "gpu_count": 2})
+    assert two["chosen"]["platform"] == "modal"
+    assert "sagemaker" not in [row["platform"] for row in two["costs"]]
+    assert plan({**SMALL, "gpu": "L40S", "gpu_count": 4})["chosen"]["platform"] == "sagemaker"
+
+
 def test_cost_is_hours_times_gpus_times_price() -> None:
     proposal = plan({**custom(7), "gpu": "A100-80GB", "gpu_count": 2, "dataset_examples": 50000})
     for row in proposal["costs"]:
@@ -277,6 +286,12 @@ IMPOSSIBLE = [
         "choose gpu_count 8, num_nodes 1, or another platform",
     ),
     ({"gpu": "H100", "num_nodes": 20, "platform": "lambda"}, "platform", "at most 16 nodes"),
+    (
+        {"gpu": "A10G", "gpu_count": 2, "distributed": "ddp", "platform": "sagemaker"},
+        "platform",
+        "no machine with 2 x A10G (gpu A10G, gpu_count 2): choose gpu_count 1 or 4 or 8",
+    ),
+    ({"gpu": "A100-80GB", "platform": "sagemaker"}, "platform", "choose gpu_count 8, or another"),
 ]
 
 

@@ -112,3 +112,54 @@ def test_a_modal_cluster_renders_and_passes_its_launch_tests(copie) -> None:
     assert "@modal.clustered(size=NODES, rdma=True)" in app
     outcome = run_project_tests(project, "tests/test_launch.py")
     assert_suite_passed(outcome)
+
+
+@pytest.mark.slow
+def test_sagemaker_jobs_are_created_against_motos_aws(copie, versions: dict[str, str]) -> None:
+    # One A10G (ml.g5.xlarge), and two ml.p5.48xlarge of 8 H100 (accelerate launch on each).
+    projects = [
+        render(copie, project_name="ticket-router", gpu="A10G", platform="sagemaker"),
+        render(
+            copie,
+            project_name="customer-support-ticket-routing-and-triage-service",
+            task="causal-lm",
+            fine_tuning="lora",
+            gpu="H100",
+            gpu_count=8,
+            num_nodes=2,
+            distributed="ddp",
+            platform="sagemaker",
+        ),
+    ]
+    for project in projects:
+        assert_ruff_clean(project)
+        outcome = run_project_tests(project, "tests/test_launch.py")
+        assert_suite_passed(outcome)
+    # The SDK cannot join this environment (it needs rich<15): the job tests run in one of their
+    # own, with the SDK, moto, and the pins of what the launcher and the CLI import.
+    requirements = [
+        f"sagemaker=={SEPARATE['sagemaker']}",
+        f"moto[s3]=={SEPARATE['moto']}",
+        *(f"{name}=={versions[name]}" for name in PROJECT_CLI_PACKAGES),
+    ]
+    python = separate_environment(f"sagemaker-{SEPARATE['sagemaker']}", *requirements)
+    for project in projects:
+        outcome = subprocess.run(
+            [str(python), "-m", "pytest", *JOB_TEST_ARGUMENTS],
+            cwd=project,
+            env={**os.environ, "PYTHONPATH": str(project / "src")},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert_suite_passed(outcome)
+        # The file skips itself without the SDK: here every test must have run.
+        summary = outcome.stdout.strip().splitlines()[-1]
+        assert summary.startswith("4 passed"), outcome.stdout[-3000:]
+
+
+# The SDK's own DeprecationWarnings (invalid escapes in its docstrings) are not the project's.
+JOB_TEST_ARGUMENTS = ["-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]
+JOB_TEST_ARGUMENTS += ["tests/test_sagemaker_job.py"]
+# What the rendered CLI and launcher import, besides the SDK (the package itself is on PYTHONPATH).
+PROJECT_CLI_PACKAGES = ("pydantic", "pydantic-settings", "pytest", "pyyaml", "typer")

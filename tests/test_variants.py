@@ -246,18 +246,6 @@ def test_several_nodes_render_the_multi_machine_launch(copie) -> None:
     assert_suite_passed(outcome)
 
 
-@pytest.mark.parametrize("platform", ["sagemaker"])
-def test_a_platform_without_a_launcher_prints_its_plan_and_refuses_to_start(
-    copie, platform: str
-) -> None:
-    project = render(copie, project_name="ticket-router", gpu="A100-80GB", platform=platform)
-    assert_ruff_clean(project)
-    assert "no launcher for " + platform in (project / "README.md").read_text()
-    outcome = run_project_tests(project, "tests/test_launch.py")
-    assert_suite_passed(outcome)
-    assert "2 passed" in outcome.stdout
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "fine_tuning", "tracking"),
