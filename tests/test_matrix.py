@@ -209,12 +209,19 @@ def test_the_search_split_over_processes_finds_the_same_combinations() -> None:
     assert build(SLICE, jobs=2).blocks == full(SLICE).blocks
 
 
-# The brute force below takes every question outside INTERACTING as free of the others; the onnx
-# deploy target, refused for the generative tasks, and the serving estimate make deploy_targets
-# depend on task (and the GPU). The generator finds that from the validators' reads; this oracle
-# does not yet: known, and left to the next session (its closing note says so).
+# Two known disagreements over the whole matrix, both found by these tests:
+# - the generator's walk checks each answer with the later ones at their defaults (as copier does
+#   when asked in order), while copier with every answer given up front (--data, what the matrix
+#   feeds it) checks with the given ones: e.g. causal-lm on cpu with full fine-tuning, bf16 and
+#   gradient checkpointing is refused by the walk (memory at the default precision) but rendered
+#   by copier; 180 variants of 3,961,116 are missed;
+# - this oracle treats deploy_targets as free of the task over the whole matrix, though onnx is
+#   refused for the generative tasks (the count test already goes task by task).
+# Strict: when both are fixed these tests pass, and the mark must go.
 ORACLE_MISSES_DEPLOY_TARGETS = pytest.mark.xfail(
-    reason="brute force treats deploy_targets as independent of task", strict=False
+    reason="the walk checks answers with later ones at their defaults; the oracle crosses "
+    "deploy_targets with every task",
+    strict=True,
 )
 
 
