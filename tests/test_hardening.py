@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
-from ml_architect import framework
+from ml_architect import cli, framework
 from ml_architect.cli import app
 from ml_architect.versions import load_versions
 
@@ -303,7 +303,11 @@ def test_recommend_help_is_rendered_text_listing_the_choices() -> None:
     assert "seq2seq" in outcome.output and "A100-80GB" in outcome.output
 
 
-def test_recommend_memory_row_adds_up_and_warns_when_serving_does_not_fit() -> None:
+def test_recommend_memory_row_adds_up_and_warns_when_serving_does_not_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Wide enough for one table row per line, whatever width the worker's console found first.
+    monkeypatch.setattr(cli.console, "_width", 200)
     outcome = runner.invoke(
         app,
         ["recommend", "--task", "causal-lm", "--base-model", "meta-llama/Llama-3.1-8B",
