@@ -346,6 +346,16 @@ def test_onnx_target_is_refused_for_generation_tasks(copie, task: str) -> None:
     assert "generates token by token" in str(result.exception)
 
 
+def test_onnx_alone_is_refused_for_want_of_a_service(copie) -> None:
+    result = copie.copy(
+        extra_answers={"project_name": "ticket-router", "deploy_targets": ["onnx"]},
+        template_dir=TEMPLATE_ROOT,
+        vcs_ref="HEAD",
+    )
+    assert result.exit_code != 0
+    assert "no target here serves it: add fastapi-docker" in str(result.exception)
+
+
 def test_without_the_onnx_target_nothing_of_it_renders(copie) -> None:
     project = render(copie, project_name="ticket-router")
     # benchmarks/ holds the serving benchmark; the ONNX one is not there.
