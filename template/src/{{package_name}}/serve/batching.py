@@ -15,12 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-{%- if python_version == "3.11" %}
 from typing import Generic, TypeVar
 
 Input = TypeVar("Input")
 Output = TypeVar("Output")
-{%- endif %}
 
 
 class QueueFullError(Exception):
@@ -36,7 +34,7 @@ class StoppedError(Exception):
 
 
 @dataclass(frozen=True)
-{{ "class Batched(Generic[Output]):" if python_version == "3.11" else "class Batched[Output]:" }}
+class Batched(Generic[Output]):
     """A request's outputs, and how many inputs its batch held in all."""
 
     outputs: list[Output]
@@ -44,7 +42,7 @@ class StoppedError(Exception):
 
 
 @dataclass
-{{ "class _Job(Generic[Input, Output]):" if python_version == "3.11" else "class _Job[Input, Output]:" }}
+class _Job(Generic[Input, Output]):
     inputs: Sequence[Input]
     future: asyncio.Future[Batched[Output]]
     deadline: float
@@ -60,7 +58,7 @@ class BatchStats:
     failed: bool
 
 
-{{ "class MicroBatcher(Generic[Input, Output]):" if python_version == "3.11" else "class MicroBatcher[Input, Output]:" }}
+class MicroBatcher(Generic[Input, Output]):
     """Gathers the inputs of concurrent `submit` calls into calls of `run`.
 
     `run` takes a list of inputs and returns one output per input, in order. Create the batcher
