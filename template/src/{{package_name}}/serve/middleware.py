@@ -95,7 +95,11 @@ class RequestLogMiddleware:
 
 
 class ApiKeyMiddleware:
-    """With a key set, every route but the probes needs "Authorization: Bearer <key>"."""
+    """With a key set, every route but the probes needs "Authorization: Bearer <key>".
+
+    "X-API-Key: <key>" is accepted too, for proxies that use Authorization themselves (a protected
+    Hugging Face Inference Endpoint takes the caller's HF token there, and may pass it on).
+    """
 
     def __init__(self, app: ASGIApp, key: str) -> None:
         self.app = app
@@ -105,18 +109,28 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, given = header.partition(b" ")
-        # compare_digest takes as long for a near miss as for a far one: no timing oracle.
-        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.key):
+        if self._holds_key(dict(scope["headers"])):
             await self.app(scope, receive, send)
             return
         await send_json(
             send,
             401,
-            {"detail": "missing or wrong API key: send the header 'Authorization: Bearer <key>'"},
+            {
+                "detail": "missing or wrong API key: send the header 'Authorization: Bearer <key>'"
+                " (or 'X-API-Key: <key>')"
+            },
             [(b"www-authenticate", b"Bearer")],
         )
+
+    def _holds_key(self, headers: dict[bytes, bytes]) -> bool:
+        scheme, _, bearer = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer":
+            bearer = b""
+        # compare_digest takes as long for a near miss as for a far one: no timing oracle. Both
+        # headers are compared every time, so which one was sent does not show in the timing.
+        by_bearer = hmac.compare_digest(bearer.strip(), self.key)
+        by_header = hmac.compare_digest(headers.get(b"x-api-key", b"").strip(), self.key)
+        return by_bearer or by_header
 
 
 class BodyTooLargeError(HTTPException):
