@@ -296,6 +296,15 @@ def test_new_refuses_an_unknown_question_with_the_closest_id(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
 
 
+def test_new_without_a_terminal_says_how_to_answer_instead_of_aborting(tmp_path: Path) -> None:
+    # CliRunner's stdin is not a terminal, as in CI or a pipe: the wizard cannot ask.
+    outcome = runner.invoke(app, ["new", str(tmp_path / "out"), "-d", "task=seq2seq"])
+    assert outcome.exit_code == 2
+    assert "the wizard needs a terminal: pass --defaults" in outcome.output
+    assert "Aborted" not in outcome.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_recommend_help_is_rendered_text_listing_the_choices() -> None:
     outcome = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": "200"})
     assert outcome.exit_code == 0

@@ -120,6 +120,12 @@ def new(
         if defaults:
             answers = framework.answer(given, folder_name=folder)
             proposal.show(framework.plan(answers), console)
+        elif not sys.stdin.isatty():
+            # The wizard asks in a terminal; piped or in CI there is no one to answer.
+            raise fail(
+                "the wizard needs a terminal: pass --defaults, with --data QUESTION=VALUE or "
+                "--data-file for the answers that differ from the defaults."
+            )
         else:
             answers = wizard.run(given, console, folder)
     except framework.AnswerError as error:
