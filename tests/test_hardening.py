@@ -312,6 +312,22 @@ def test_recommend_help_is_rendered_text_listing_the_choices() -> None:
     assert "seq2seq" in outcome.output and "A100-80GB" in outcome.output
 
 
+@pytest.mark.parametrize("columns", ["50", "80", "120"])
+def test_option_help_is_never_cut_at_any_width(columns: str) -> None:
+    outcome = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": columns})
+    assert outcome.exit_code == 0
+    assert "…" not in outcome.output
+    # Wrapped between words (or after a hyphen), so every word of every help text is all there.
+    words = " ".join(outcome.output.split()).replace("- ", "-")
+    for choice in (
+        "text-classification,",
+        "token-classification,",
+        "A100-80GB,",
+        "--gradient-checkpointing",
+    ):
+        assert choice in words
+
+
 def test_recommend_memory_row_adds_up_and_warns_when_serving_does_not_fit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -29,6 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help wraps between words at any width; rich's tables cut long words ("text-
+    # classificat…") once the terminal is narrower than about 70 columns.
+    rich_markup_mode=None,
 )
 console = Console()
 errors = Console(stderr=True)
@@ -151,6 +154,11 @@ def new(
     )
 
 
+class Switch(StrEnum):
+    on = "on"
+    off = "off"
+
+
 # Short help for `recommend`'s options: copier.yml's help texts are written for the wizard,
 # hold Jinja and run to several lines. Choice questions list their values (the catalogues').
 OPTION_HELP = {
@@ -208,10 +216,11 @@ def recommend(
     platform: _option("platform") = None,
     fine_tuning: _option("fine_tuning") = None,
     precision: _option("precision") = None,
+    # One option taking on/off rather than a --x/--no-x pair: the pair's second name would take
+    # a column of the help table of its own and squeeze every help text into a narrow one.
     gradient_checkpointing: Annotated[
-        bool | None,
+        Switch | None,
         typer.Option(
-            "--gradient-checkpointing/--no-gradient-checkpointing",
             help="Force gradient checkpointing on or off (default: recommended).",
             show_default=False,
         ),
@@ -223,9 +232,10 @@ def recommend(
     ] = False,
 ) -> None:
     """Recommend answers for a problem and its compute, with the estimates behind them."""
-    given = with_local_model(
-        {name: value for name, value in locals().items() if name != "as_json" and value is not None}
-    )
+    given = {name: value for name, value in locals().items() if name != "as_json"}
+    if gradient_checkpointing is not None:
+        given["gradient_checkpointing"] = gradient_checkpointing is Switch.on
+    given = with_local_model({name: value for name, value in given.items() if value is not None})
     try:
         answers = framework.answer(given)
     except framework.AnswerError as error:
