@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, PretrainedConfig
+# How from_pretrained itself picks the class for a config: transformers has no public name for it.
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _get_model_class
 
 from .errors import ConfigError
