@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, PretrainedConfig
-# How from_pretrained itself picks the class for a config: transformers has no public name for it.
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _get_model_class
 
 from .errors import ConfigError
@@ -68,6 +67,7 @@ def attention_for(
         if isinstance(source, PretrainedConfig)
         else AutoConfig.from_pretrained(source, token=token)
     )
+    # The class from_pretrained picks for the config (transformers has no public name for this).
     model_class = _get_model_class(config, auto_class._model_mapping)
     if getattr(model_class, flag, False):
         return implementation
