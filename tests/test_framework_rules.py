@@ -110,6 +110,63 @@ def test_t5_family_trains_in_fp32_where_the_gpu_has_no_bf16(
         assert "overflows" in proposal["reasons"]["precision"]
 
 
+DECODER = {"task": "causal-lm", "base_model": "Qwen/Qwen3-0.6B"}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "attention", "why"),
+    [
+        ({**DECODER, "gpu": "A100-80GB"}, "flash_attention_2", "of a decoder"),
+        ({**DECODER, "gpu": "L4"}, "flash_attention_2", "pip install flash-attn"),
+        ({**DECODER, "gpu": "T4"}, "sdpa", "Ampere or newer"),
+        ({**DECODER, "gpu": "cpu"}, "sdpa", "needs a CUDA GPU"),
+        ({**DECODER, "gpu": "A100-80GB", "precision": "fp32"}, "sdpa", "16 bits only"),
+        ({**SMALL, "gpu": "A100-80GB"}, "sdpa", "at 128 tokens an encoder"),
+        (
+            {**TASK, "base_model": "answerdotai/ModernBERT-base", "gpu": "A100-80GB"}
+            | {"max_seq_length": 2048},
+            "flash_attention_2",
+            "at 2048 tokens",
+        ),
+        ({**SEQ2SEQ, "base_model": "google/flan-t5-base", "gpu": "H100"}, "sdpa", "not known"),
+        ({**custom(1), "task": "causal-lm", "gpu": "H100"}, "sdpa", "not known"),
+    ],
+)
+def test_flash_attention_is_recommended_only_where_it_is_known_to_help(
+    inputs: dict[str, Any], attention: str, why: str
+) -> None:
+    proposal = plan(inputs)
+    assert proposal["recommended"]["attn_implementation"] == attention
+    assert proposal["chosen"]["attn_implementation"] == attention
+    assert why in proposal["reasons"]["attn_implementation"]
+
+
+def test_the_architectures_said_to_have_flash_attention_have_it_in_transformers() -> None:
+    """framework.yml's list, against the installed transformers, for every task it serves."""
+    from transformers import AutoConfig
+    from transformers.models.auto import modeling_auto
+    from transformers.models.auto.auto_factory import _get_model_class
+
+    auto_classes = {
+        "text-classification": modeling_auto.AutoModelForSequenceClassification,
+        "token-classification": modeling_auto.AutoModelForTokenClassification,
+        "seq2seq": modeling_auto.AutoModelForSeq2SeqLM,
+        "causal-lm": modeling_auto.AutoModelForCausalLM,
+        "image-classification": modeling_auto.AutoModelForImageClassification,
+    }
+    listed = set(catalogue("framework")["flash_attention"]["model_types"])
+    checked = set()
+    for facts in catalogue("model_catalogue").values():
+        if facts["model_type"] not in listed:
+            continue
+        config = AutoConfig.for_model(facts["model_type"])
+        for task in facts["tasks"]:
+            model_class = _get_model_class(config, auto_classes[task]._model_mapping)
+            assert model_class._supports_flash_attn, (facts["model_type"], task)
+            checked.add(facts["model_type"])
+    assert checked == listed
+
+
 def test_a_catalogue_model_has_its_real_shape() -> None:
     facts = plan({"task": "causal-lm", "base_model": "meta-llama/Llama-3.1-8B", "gpu": "L4"})[
         "model"

@@ -155,3 +155,5 @@ def test_architecture_states_the_values_of_configs_train_yaml(copie, task: str) 
         )
     else:
         assert "LoRA rank" not in architecture
+    attention = _stated(r"\| `attn_implementation` \| (\w+)", architecture)
+    assert attention == [config["model"]["attn_implementation"]]

@@ -27,6 +27,7 @@ def show(plan: dict[str, Any], console: Console) -> None:
         "gradient_checkpointing",
         "distributed",
         "platform",
+        "attn_implementation",
     ):
         value, reason = chosen[question], plan["reasons"][question]
         mark = "" if value == plan["recommended"][question] else " (override)"

@@ -14,6 +14,7 @@ from typing import Literal
 
 import torch
 
+from .attention import serving_attention
 from .config import ProjectConfig
 from .errors import ConfigError
 
@@ -26,6 +27,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 class Placement:
     device: torch.device
     dtype: torch.dtype
+    # model.attn_implementation where this device can run it (attention.serving_attention).
+    attn_implementation: str = "sdpa"
 
 
 def serving_placement(config: ProjectConfig) -> Placement:
@@ -39,7 +42,8 @@ def serving_placement(config: ProjectConfig) -> Placement:
         config.serve.device,
         config.serve.dtype,
     )
-    return Placement(device, dtype)
+    attention = serving_attention(config.model.attn_implementation, device)
+    return Placement(device, dtype, attention)
 
 
 def serving_device(setting: Literal["auto", "cpu", "cuda"]) -> torch.device:

@@ -1,0 +1,92 @@
+"""Attention kernels (model.attn_implementation): checked before any work, never deep inside.
+
+sdpa (the default) is PyTorch's fused scaled-dot-product attention, flash_attention_2 the
+flash-attn package's kernels (CUDA, Ampere or newer), eager the plain matrix products.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, PretrainedConfig
+from transformers.models.auto.auto_factory import _BaseAutoModelClass, _get_model_class
+
+from .errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+FIELD = "model.attn_implementation"
+# The class attributes by which transformers' models say which kernels they have (eager: all).
+_SUPPORT_FLAGS = {"sdpa": "_supports_sdpa", "flash_attention_2": "_supports_flash_attn"}
+
+
+def flash_attention_problem(device: torch.device | None = None) -> str | None:
+    """Why flash_attention_2 cannot run here (on `device`, default the GPU), or None."""
+    if importlib.util.find_spec("flash_attn") is None:
+        return "flash-attn is not installed (`pip install flash-attn` on a CUDA machine)"
+    if (device is not None and device.type != "cuda") or not torch.cuda.is_available():
+        return "it needs a CUDA GPU"
+    if torch.cuda.get_device_capability()[0] < 8:
+        return f"it needs an Ampere or newer GPU, not {torch.cuda.get_device_name()}"
+    return None
+
+
+def check_attention(implementation: str, precision: str) -> None:
+    """Fail before any work when this machine cannot train with the configured kernel."""
+    if implementation != "flash_attention_2":
+        return
+    if problem := flash_attention_problem():
+        raise ConfigError(f"{FIELD} is flash_attention_2, but {problem}: use sdpa or eager")
+    if precision == "fp32":
+        # Its kernels compute in 16 bits only.
+        raise ConfigError(
+            f"{FIELD} is flash_attention_2, which needs training.precision bf16 or fp16, not fp32"
+        )
+
+
+def attention_for(
+    implementation: str,
+    auto_class: type[_BaseAutoModelClass],
+    source: PretrainedConfig | str | Path,
+    token: str | None = None,
+) -> str:
+    """The kernel to load the model of `source` (a config, hub id or directory) with.
+
+    The configured one where the architecture has it. sdpa, the default, falls back to eager
+    where it has no SDPA path (DeBERTa-v2, for one); flash_attention_2, asked for by name, is
+    refused rather than quietly replaced.
+    """
+    flag = _SUPPORT_FLAGS.get(implementation)
+    if flag is None:
+        return implementation
+    config = (
+        source
+        if isinstance(source, PretrainedConfig)
+        else AutoConfig.from_pretrained(source, token=token)
+    )
+    # The class from_pretrained picks for the config (transformers has no public name for this).
+    model_class = _get_model_class(config, auto_class._model_mapping)
+    if getattr(model_class, flag, False):
+        return implementation
+    if implementation == "sdpa":
+        logger.info("%s has no SDPA attention: using eager attention", model_class.__name__)
+        return "eager"
+    raise ConfigError(
+        f"{FIELD} is {implementation}, which {model_class.__name__} does not support: "
+        "use sdpa or eager"
+    )
+
+
+def serving_attention(implementation: str, device: torch.device | None = None) -> str:
+    """The kernel a trained model is loaded with for evaluation, predict and serve.
+
+    flash_attention_2 where `device` can run it; elsewhere (a CPU, a machine without flash-attn)
+    sdpa, which computes the same attention: a model trained with one serves with the other.
+    """
+    if implementation == "flash_attention_2" and (problem := flash_attention_problem(device)):
+        logger.info("Loading with sdpa attention, not flash_attention_2: %s", problem)
+        return "sdpa"
+    return implementation
