@@ -1,7 +1,9 @@
 """Attention kernels (model.attn_implementation): checked before any work, never deep inside.
 
 sdpa (the default) is PyTorch's fused scaled-dot-product attention, flash_attention_2 the
-flash-attn package's kernels (CUDA, Ampere or newer), eager the plain matrix products.
+flash-attn package's kernels (CUDA, Ampere or newer), eager the plain matrix products, and auto
+flash_attention_2 where it runs on the machine at hand (else sdpa): what the framework picks for
+GPU answers, so that a machine without flash-attn still trains.
 """
 
 from __future__ import annotations
@@ -34,16 +36,27 @@ def flash_attention_problem(device: torch.device | None = None) -> str | None:
     return None
 
 
+def resolved(implementation: str, device: torch.device | None = None) -> str:
+    """auto as flash_attention_2 where it can run (on `device`, default the GPU), else sdpa."""
+    if implementation != "auto":
+        return implementation
+    if problem := flash_attention_problem(device):
+        logger.info("%s auto: sdpa, as flash_attention_2 cannot run: %s", FIELD, problem)
+        return "sdpa"
+    return "flash_attention_2"
+
+
 def check_attention(implementation: str, precision: str) -> None:
     """Fail before any work when this machine cannot train with the configured kernel."""
-    if implementation != "flash_attention_2":
+    if resolved(implementation) != "flash_attention_2":
         return
     if problem := flash_attention_problem():
         raise ConfigError(f"{FIELD} is flash_attention_2, but {problem}: use sdpa or eager")
     if precision == "fp32":
         # Its kernels compute in 16 bits only.
         raise ConfigError(
-            f"{FIELD} is flash_attention_2, which needs training.precision bf16 or fp16, not fp32"
+            f"{FIELD} is {implementation}, which means flash_attention_2 here: it needs "
+            "training.precision bf16 or fp16, not fp32 (or set it to sdpa)"
         )
 
 
@@ -57,8 +70,16 @@ def attention_for(
 
     The configured one where the architecture has it. sdpa, the default, falls back to eager
     where it has no SDPA path (DeBERTa-v2, for one); flash_attention_2, asked for by name, is
-    refused rather than quietly replaced.
+    refused rather than quietly replaced; auto falls back to sdpa (then eager).
     """
+    if implementation == "auto":
+        chosen = resolved(implementation)
+        if chosen == "flash_attention_2":
+            try:
+                return attention_for(chosen, auto_class, source, token)
+            except ConfigError:
+                logger.info("%s auto: sdpa, as the architecture has no flash_attention_2", FIELD)
+        return attention_for("sdpa", auto_class, source, token)
     flag = _SUPPORT_FLAGS.get(implementation)
     if flag is None:
         return implementation
@@ -86,6 +107,8 @@ def serving_attention(implementation: str, device: torch.device | None = None) -
     flash_attention_2 where `device` can run it; elsewhere (a CPU, a machine without flash-attn)
     sdpa, which computes the same attention: a model trained with one serves with the other.
     """
+    if implementation == "auto":
+        return resolved(implementation, device)
     if implementation == "flash_attention_2" and (problem := flash_attention_problem(device)):
         logger.info("Loading with sdpa attention, not flash_attention_2: %s", problem)
         return "sdpa"
