@@ -140,6 +140,26 @@ def test_ci_installs_uv_lock_when_present_else_the_pins(
     assert not any(call.startswith("uv ") for call in pinned)
 
 
+def test_lambda_nodes_install_uv_lock_when_present_else_the_pins(
+    copie_session, versions: dict[str, str]
+) -> None:
+    project = render(copie_session, project_name="ticket-router", gpu="A10G", platform="lambda")
+    setup = yaml.safe_load((project / "configs" / "sky.yaml").read_text())["setup"]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    python = f"--python {answers['python_version']}"
+
+    locked = run_recorded(setup, project, lock=True)
+    assert locked == [
+        f"pip install --quiet uv=={versions['uv']}",
+        f"uv sync --quiet --locked {python}",
+    ]
+    pinned = run_recorded(setup, project, lock=False)
+    assert pinned[1:] == [
+        f"uv venv --quiet {python} .venv",
+        "uv pip install --quiet --python .venv/bin/python -e .",
+    ]
+
+
 def test_uv_lock_takes_torch_from_the_index_of_the_images(
     cpu_project: Path, efa_cluster: Path
 ) -> None:
