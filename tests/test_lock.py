@@ -143,7 +143,9 @@ def test_ci_installs_uv_lock_when_present_else_the_pins(
 def test_lambda_nodes_install_uv_lock_when_present_else_the_pins(
     copie_session, versions: dict[str, str]
 ) -> None:
-    project = render(copie_session, project_name="ticket-router", gpu="A10G", platform="lambda")
+    project = render(
+        copie_session, project_name="ticket-router", gpu="A100-80GB", platform="lambda"
+    )
     setup = yaml.safe_load((project / "configs" / "sky.yaml").read_text())["setup"]
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     python = f"--python {answers['python_version']}"
