@@ -34,6 +34,8 @@ def test_framework_doc_states_the_constants_in_use() -> None:
     assert f"{round(constants['mfu']['qlora'] * 100)} % for QLoRA" in text
     assert f"at most {round(constants['usable_fraction'] * 100)} %" in text
     assert f"{constants['overhead_gb']:g} GB" in text
+    assert f"**{constants['cnn_block_activation_bytes']} p c** bytes per block" in text
+    assert f"**{constants['cnn_stage_activation_bytes']} p c** for the stage's stem" in text
 
 
 def test_site_builds_in_strict_mode(tmp_path: Path) -> None:

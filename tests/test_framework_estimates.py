@@ -104,3 +104,118 @@ def test_checkpointing_cuts_activations_and_longer_sequences_cost_more() -> None
 def test_method_order_full_above_lora_above_qlora() -> None:
     totals = [memory(LLAMA_7B, method)["total_gb"] for method in ("full", "lora", "qlora")]
     assert totals == sorted(totals, reverse=True)
+
+
+# ConvNeXt, a CNN: the estimator counts it per stage and per image (includes/framework.jinja,
+# cnn_*). Its figures are checked against the model transformers builds from ConvNextConfig
+# (nothing downloaded): the labels of each checkpoint's head, ImageNet-1k's or -22k's.
+CONVNEXT_LABELS = {
+    "facebook/convnext-tiny-224": 1000,
+    "facebook/convnext-base-224": 1000,
+    "facebook/convnext-base-224-22k": 21841,
+}
+
+
+def _convnext(name: str, labels: int | None = None):
+    from transformers import AutoModelForImageClassification, ConvNextConfig
+
+    from ml_architect.framework import catalogue
+
+    facts = catalogue("model_catalogue")[name]
+    config = ConvNextConfig(
+        depths=facts["depths"],
+        hidden_sizes=facts["hidden_sizes"],
+        image_size=facts["image_size"],
+        patch_size=facts["patch_size"],
+        num_labels=labels or CONVNEXT_LABELS[name],
+    )
+    return AutoModelForImageClassification.from_config(config)
+
+
+def _convnext_plan(name: str, **answers) -> dict:
+    from ml_architect.framework import plan
+
+    return plan({"task": "image-classification", "base_model": name, "gpu": "H200", **answers})
+
+
+@pytest.mark.parametrize("name", list(CONVNEXT_LABELS))
+def test_convnext_parameters_and_quantized_share_match_transformers(name: str) -> None:
+    import torch
+
+    model = _convnext(name)
+    facts = _convnext_plan(name)["model"]
+    assert facts["params_b"] * 1e9 == pytest.approx(model.num_parameters(), rel=0.005)
+    # QLoRA quantizes the blocks' linear layers (the head trains in full): the estimator's
+    # linear share is their weights, to the parameter.
+    linear = sum(
+        module.weight.numel()
+        for module_name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module_name != "classifier"
+    )
+    assert facts["linear_params"] == linear
+
+
+def test_convnext_lora_adapters_match_peft() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    name = "facebook/convnext-tiny-224"
+    lora = get_peft_model(
+        _convnext(name, labels=3),
+        LoraConfig(r=16, target_modules="all-linear", modules_to_save=["classifier"]),
+    )
+    adapters = sum(p.numel() for n, p in lora.named_parameters() if "lora_" in n)
+    row = _convnext_plan(name, fine_tuning="lora")["memory"]
+    # The proposal rounds to 0.1 M parameters.
+    assert row["trainable_params_m"] * 1e6 == pytest.approx(adapters, abs=0.05e6)
+
+
+def test_convnext_compute_matches_the_papers_flops() -> None:
+    # Liu et al. 2022 (A ConvNet for the 2020s), table 1: 4.5 G FLOPs (multiply-adds) per
+    # 224 x 224 image for ConvNeXt-T, 15.4 G for ConvNeXt-B.
+    tiny = _convnext_plan("facebook/convnext-tiny-224")["model"]["macs_per_example"]
+    base = _convnext_plan("facebook/convnext-base-224")["model"]["macs_per_example"]
+    assert tiny / 1e9 == pytest.approx(4.5, rel=0.03)
+    assert base / 1e9 == pytest.approx(15.4, rel=0.03)
+
+
+@pytest.mark.parametrize(("precision", "autocast"), [("bf16", True), ("fp32", False)])
+def test_convnext_activations_per_image_match_what_autograd_saves(
+    precision: str, autocast: bool
+) -> None:
+    """The estimate of activations against the bytes autograd keeps for the backward pass of
+    ConvNeXt-T training on one 224 x 224 image (two images less one: weights and their casts
+    drop out), with bf16 autocast as the projects train. Within 15 %: the count leaves out
+    norm statistics and the input image."""
+    import torch
+
+    name = "facebook/convnext-tiny-224"
+    torch.manual_seed(0)
+    model = _convnext(name, labels=3).train()
+
+    def saved_bytes(images: int) -> int:
+        storages: dict[int, int] = {}
+
+        def pack(tensor: torch.Tensor) -> torch.Tensor:
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        pixels = torch.randn(images, 3, 224, 224)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                model(pixel_values=pixels).logits.sum()
+        return sum(storages.values())
+
+    measured = saved_bytes(2) - saved_bytes(1)
+    facts = _convnext_plan(name)["model"]
+    estimate = memory(facts, "full", precision=precision, micro_batch=1)["activations_gb"]
+    assert estimate * 1e9 == pytest.approx(measured, rel=0.15)
+
+
+def test_convnext_is_never_given_gradient_checkpointing() -> None:
+    # transformers has no gradient checkpointing for ConvNeXt: the Trainer would raise.
+    name = "facebook/convnext-base-224"
+    rows = _convnext_plan(name, gpu="T4", max_seq_length=4096)["memory_table"]
+    assert not any(row["gradient_checkpointing"] for row in rows)
+    errors = _convnext_plan(name, gradient_checkpointing=True)["errors"]
+    assert "transformers has none for convnext" in errors["gradient_checkpointing"]
