@@ -27,6 +27,7 @@ EXPECTED_FILES = {
     "Makefile",
     "README.md",
     "benchmarks/serve.py",
+    "benchmarks/train_speed.py",
     "configs/smoke.yaml",
     "configs/train.yaml",
     "docs/architecture.md",
@@ -70,6 +71,7 @@ EXPECTED_FILES = {
     "tests/test_server.py",
     "tests/test_settings.py",
     "tests/test_train.py",
+    "tests/test_train_speed.py",
 }
 
 # Jinja that the template left unrendered: a tag or expression naming one of the template's

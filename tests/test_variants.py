@@ -334,9 +334,19 @@ def test_onnx_target_exports_and_serves_with_parity(copie, task: str, fine_tunin
     assert_ruff_clean(project)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert "onnxruntime==" + VERSIONS["onnxruntime"] in pyproject["project"]["dependencies"]
-    assert (project / "benchmarks" / "onnx_speed.py").is_file()
+    # The ONNX target's benchmarks/ joins every task's.
+    benchmarks = {path.name for path in (project / "benchmarks").iterdir()}
+    assert benchmarks == {"train_speed.py", "onnx_speed.py"}
     assert (project / "tests" / "test_onnx.py").is_file()
     assert_suite_passed(run_project_tests(project))
+
+
+def test_benchmark_folders_of_the_template_merge_into_one(copie) -> None:
+    # Three benchmarks/ folders: every task's, the text classifier's and the ONNX target's.
+    project = render(copie, project_name="ticket-router", deploy_targets=["fastapi-docker", "onnx"])
+    benchmarks = {path.name for path in (project / "benchmarks").iterdir()}
+    assert benchmarks == {"train_speed.py", "serve.py", "onnx_speed.py"}
+    assert_ruff_clean(project)
 
 
 @pytest.mark.parametrize("task", ["seq2seq", "causal-lm"])
