@@ -148,32 +148,44 @@ def _values(spec: dict[str, Any], context: dict[str, Any]) -> list[Any]:
 def _walk(
     fixed: dict[str, Any],
     branch: set[str],
-    validate: set[str],
+    validate: dict[str, set[str]],
     *,
     only: dict[str, Any] | None = None,
     strict: bool = False,
     folder_name: str = "my-project",
 ) -> Iterator[dict[str, Any]]:
     """Every settled answer set with each `branch` question over all its values and the others
-    fixed or default, as copier settles them, keeping those that pass the `validate` checks
-    (strict: raising AnswerError, copier's message, at the first refusal); `only` keeps one
-    value of a branch question. Branches share their prefix, so a check runs once for all the
-    combinations after it."""
-    specs = list(framework.questions().items())
+    fixed or default, as `copier copy --data` settles them when given the fixed and branch
+    answers, keeping those that pass the `validate` checks (strict: raising AnswerError,
+    copier's message, at the first refusal); `only` keeps one value of a branch question.
 
-    def step(index: int, context: dict[str, Any], answers: dict[str, Any]) -> Iterator[dict]:
+    Copier renders each question with every answer given up front, later questions' included,
+    so a check waits until the branch questions it reads (`validate[name]`) are chosen, then
+    runs with the context of its own turn plus the branch answers. Branches share their
+    prefix, so a check runs once for all the combinations after it. (Whether a question is
+    asked, its choices and a default are taken at the question's turn: none of copier.yml's
+    reads a later question that the matrix varies.)"""
+    specs = list(framework.questions().items())
+    position = {name: index for index, (name, _) in enumerate(specs)}
+    # The index after which each check can run: its own, or its last branch question's.
+    due = {
+        name: max(position[question] for question in waits | {name})
+        for name, waits in validate.items()
+    }
+
+    def step(
+        index: int,
+        context: dict[str, Any],
+        answers: dict[str, Any],
+        given: dict[str, Any],
+        waiting: tuple[tuple[str, Any, dict[str, Any]], ...],
+    ) -> Iterator[dict]:
         if index == len(specs):
             yield answers
             return
         name, spec = specs[index]
-        if not framework.asked(spec, context):
-            if name in fixed:
-                value = framework.cast(fixed[name], spec)
-            else:
-                value = framework.default(name, spec, context)
-            yield from step(index + 1, {**context, name: value}, answers)
-            return
-        if name in branch:
+        asked = framework.asked(spec, context)
+        if asked and name in branch:
             candidates = _values(spec, context)
             if only and name in only:
                 candidates = [value for value in candidates if _frozen(value) == only[name]]
@@ -182,15 +194,30 @@ def _walk(
         else:
             candidates = [framework.default(name, spec, context)]
         for value in candidates:
-            message = framework.check(name, value, context) if name in validate else ""
-            if message and strict:
-                raise framework.AnswerError(name, message)
-            if message:
+            held = (*waiting, (name, value, context)) if asked and name in validate else waiting
+            # Copier is given only the answers copier asks: an unasked one is settled later.
+            chosen = {**given, name: value} if asked and name in branch else given
+            refused = False
+            for checked, checked_value, seen in held:
+                if due[checked] != index:
+                    continue
+                message = framework.check(checked, checked_value, {**seen, **chosen})
+                if message and strict:
+                    raise framework.AnswerError(checked, message)
+                if message:
+                    refused = True
+                    break
+            if refused:
                 continue
-            yield from step(index + 1, {**context, name: value}, {**answers, name: value})
+            yield from step(
+                index + 1,
+                {**context, name: value},
+                {**answers, name: value} if asked else answers,
+                chosen,
+                tuple(item for item in held if due[item[0]] > index),
+            )
 
-    context = {**framework.computed_values(), "_folder_name": folder_name}
-    yield from step(0, context, {})
+    yield from step(0, framework.starting_context(fixed, folder_name), {}, {}, ())
 
 
 # --- the matrix ------------------------------------------------------------------------------
@@ -267,7 +294,7 @@ def choice_questions(fixed: dict[str, Any] | None = None) -> list[str]:
 def _combinations(
     fixed: dict[str, Any],
     questions: tuple[str, ...],
-    validate: set[str],
+    validate: dict[str, set[str]],
     only: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """A block's valid combinations, in walking order (`only`: those with this first value)."""
@@ -277,13 +304,13 @@ def _combinations(
 
 
 def _block(
-    fixed: dict[str, Any], questions: tuple[str, ...], validate: set[str], jobs: int
+    fixed: dict[str, Any], questions: tuple[str, ...], validate: dict[str, set[str]], jobs: int
 ) -> Block:
     """Walk one block; with several jobs, one process per value of its first question."""
     first = questions[0]
     splits: list[Any] = []
     if jobs > 1 and len(questions) > 1:
-        settled = list(_walk(fixed, {first}, set()))
+        settled = list(_walk(fixed, {first}, {}))
         if all(first in answers for answers in settled):
             splits = list(dict.fromkeys(_frozen(answers[first]) for answers in settled))
     if len(splits) > 1:
@@ -311,11 +338,13 @@ def build(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Matrix:
     varied = choice_questions(fixed)
     checks = dependencies(set(varied), set(fixed))
     # The checks no varied answer reaches run once; a refusal there is the fixed answers' fault.
-    constant = {name for name in framework.questions() if name not in checks}
+    constant = {name: set() for name in framework.questions() if name not in checks}
     next(_walk(fixed, set(), constant, strict=True))
     blocks = []
     for questions in _blocks_of(varied, checks):
-        validate = {name for name, deciders in checks.items() if deciders <= set(questions)}
+        validate = {
+            name: deciders for name, deciders in checks.items() if deciders <= set(questions)
+        }
         blocks.append(_block(fixed, tuple(questions), validate, jobs))
     return Matrix(fixed, tuple(blocks), tuple(framework.questions()))
 
