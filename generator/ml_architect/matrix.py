@@ -6,7 +6,9 @@ templates themselves (jinja2.meta, following imports such as includes/framework.
 following the defaults of the questions that are not varied). Choice questions whose validators
 read one another form a block: each block's combinations are walked once, in copier's order,
 checked by the same validators copier runs (ml_architect.framework), pruning a branch at its
-first refusal. The full matrix is the product of the blocks' valid combinations, streamed.
+first refusal. Each check runs as `copier copy --data` runs it, given every answer of the
+variant up front: once the answers it reads are chosen, with them. The full matrix is the
+product of the blocks' valid combinations, streamed.
 
 The covering set is greedy and deterministic: each variant added is the valid combination that
 holds the most pairs of answer values not yet covered (a multiselect question counts as one
@@ -173,6 +175,17 @@ def _walk(
         for name, waits in validate.items()
     }
 
+    def refusal(
+        held: tuple[tuple[str, Any, dict[str, Any]], ...], index: int, chosen: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """The first check due at `index` that copier would refuse, with its message."""
+        for name, value, context in held:
+            if due[name] == index:
+                message = framework.check(name, value, {**context, **chosen})
+                if message:
+                    return name, message
+        return None
+
     def step(
         index: int,
         context: dict[str, Any],
@@ -195,18 +208,11 @@ def _walk(
             candidates = [framework.default(name, spec, context)]
         for value in candidates:
             held = (*waiting, (name, value, context)) if asked and name in validate else waiting
-            # Copier is given only the answers copier asks: an unasked one is settled later.
+            # A variant lists only the answers copier asks, so only those are given up front.
             chosen = {**given, name: value} if asked and name in branch else given
-            refused = False
-            for checked, checked_value, seen in held:
-                if due[checked] != index:
-                    continue
-                message = framework.check(checked, checked_value, {**seen, **chosen})
-                if message and strict:
-                    raise framework.AnswerError(checked, message)
-                if message:
-                    refused = True
-                    break
+            refused = refusal(held, index, chosen)
+            if refused and strict:
+                raise framework.AnswerError(*refused)
             if refused:
                 continue
             yield from step(
