@@ -165,9 +165,9 @@ def _walk(
     Copier renders each question with every answer given up front, later questions' included,
     so a check waits until the branch questions it reads (`validate[name]`) are chosen, then
     runs with the context of its own turn plus the branch answers. Branches share their
-    prefix, so a check runs once for all the combinations after it. (Whether a question is
-    asked, its choices and a default are taken at the question's turn: none of copier.yml's
-    reads a later question that the matrix varies.)"""
+    prefix, so a check runs once for all the combinations after it. (Conditions, choice lists
+    and the defaults of the questions not varied are still rendered at their turn: none of
+    copier.yml's reads a later varied question.)"""
     specs = list(framework.questions().items())
     position = {name: index for index, (name, _) in enumerate(specs)}
     # The index after which each check can run: its own, or its last branch question's.
