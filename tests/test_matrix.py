@@ -108,27 +108,42 @@ def pairs(answers: dict[str, Any]) -> set[frozenset]:
     return {frozenset(pair) for pair in itertools.combinations(sorted(atoms(answers)), 2)}
 
 
+def task_slices(fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fixed answers, task by task when the task is not among them: some answers outside
+    the interacting questions depend on the task alone (the onnx deploy target is refused for
+    the generative tasks), none on another question."""
+    if "task" in fixed:
+        return [fixed]
+    return [{**fixed, "task": task} for task in values("task")]
+
+
 def expected_pairs(fixed: dict[str, Any]) -> set[frozenset]:
-    interacting, free = brute_force(tuple(sorted(fixed.items())))
     held = set()
-    for combo in interacting:
-        held |= pairs(combo)
-    free_combinations = [
-        dict(zip(free, combination, strict=True))
-        for combination in itertools.product(*free.values())
-    ]
-    free_pairs = set().union(*(pairs(combo) for combo in free_combinations))
-    interacting_atoms = set().union(*(atoms(combo) for combo in interacting))
-    free_atoms = set().union(*(atoms(combo) for combo in free_combinations))
-    crossed = {frozenset(pair) for pair in itertools.product(interacting_atoms, free_atoms)}
-    return held | free_pairs | crossed
+    for answers in task_slices(fixed):
+        interacting, free = brute_force(tuple(sorted(answers.items())))
+        slice_values = {name: value for name, value in answers.items() if name not in fixed}
+        interacting = [{**slice_values, **combo} for combo in interacting]
+        for combo in interacting:
+            held |= pairs(combo)
+        free_combinations = [
+            dict(zip(free, combination, strict=True))
+            for combination in itertools.product(*free.values())
+        ]
+        held |= set().union(*(pairs(combo) for combo in free_combinations))
+        interacting_atoms = set().union(*(atoms(combo) for combo in interacting))
+        free_atoms = set().union(*(atoms(combo) for combo in free_combinations))
+        held |= {frozenset(pair) for pair in itertools.product(interacting_atoms, free_atoms)}
+    return held
 
 
 def reachable_atoms(fixed: dict[str, Any]) -> set[tuple[Any, ...]]:
-    interacting, free = brute_force(tuple(sorted(fixed.items())))
-    found = set().union(*(atoms(combo) for combo in interacting))
-    for name, answers in free.items():
-        found |= set().union(*(atoms({name: value}) for value in answers))
+    found = set()
+    for answers in task_slices(fixed):
+        interacting, free = brute_force(tuple(sorted(answers.items())))
+        slice_values = {name: value for name, value in answers.items() if name not in fixed}
+        found |= set().union(*(atoms({**slice_values, **combo}) for combo in interacting))
+        for name, valid_values in free.items():
+            found |= set().union(*(atoms({name: value}) for value in valid_values))
     return found
 
 
@@ -209,31 +224,33 @@ def test_the_search_split_over_processes_finds_the_same_combinations() -> None:
     assert build(SLICE, jobs=2).blocks == full(SLICE).blocks
 
 
-# Two known disagreements over the whole matrix, both found by these tests:
-# - the generator's walk checks each answer with the later ones at their defaults (as copier does
-#   when asked in order), while copier with every answer given up front (--data, what the matrix
-#   feeds it) checks with the given ones: e.g. causal-lm on cpu with full fine-tuning, bf16 and
-#   gradient checkpointing is refused by the walk (memory at the default precision) but rendered
-#   by copier; 180 variants of 3,961,116 are missed;
-# - this oracle treats deploy_targets as free of the task over the whole matrix, though onnx is
-#   refused for the generative tasks (the count test already goes task by task).
-# Strict: when both are fixed these tests pass, and the mark must go.
-ORACLE_MISSES_DEPLOY_TARGETS = pytest.mark.xfail(
-    reason="the walk checks answers with later ones at their defaults; the oracle crosses "
-    "deploy_targets with every task",
-    strict=True,
-)
+def test_a_check_sees_the_later_answers_given_with_it(tmp_path: Path) -> None:
+    # Copier given every answer up front (--data, as the matrix feeds it) checks fine_tuning
+    # with the precision and gradient checkpointing given, not at their recommended defaults:
+    # full fine-tuning of causal-lm on cpu fits in bf16 with gradient checkpointing only.
+    fixed = {"task": "causal-lm", "gpu": "cpu"}
+    chosen = {"fine_tuning": "full", "precision": "bf16", "gradient_checkpointing": True}
+    listed = [
+        variant
+        for variant in full(fixed)
+        if {name: variant[name] for name in chosen} == chosen
+        and variant["deploy_targets"] == ["fastapi-docker"]
+    ]
+    assert listed
+    settled = copier_render(listed[0], tmp_path / "pretend", pretend=True)
+    assert {name: settled[name] for name in listed[0]} == listed[0]
+    refused = {**listed[0], "gradient_checkpointing": False}
+    assert refused not in list(full(fixed))
+    with pytest.raises(ValueError, match="full fine-tuning needs"):
+        copier_render(refused, tmp_path / "refused", pretend=True)
 
 
 @pytest.mark.slow
-@ORACLE_MISSES_DEPLOY_TARGETS
 def test_full_count_over_the_whole_matrix() -> None:
-    # Task by task: some answers outside the interacting questions depend on the task alone (the
-    # onnx deploy target is refused for the generative tasks), none on another question.
     expected = 0
-    for task in values("task"):
-        interacting, free = brute_force((("task", task),))
-        expected += len(interacting) * math.prod(len(answers) for answers in free.values())
+    for answers in task_slices({}):
+        interacting, free = brute_force(tuple(sorted(answers.items())))
+        expected += len(interacting) * math.prod(len(valid) for valid in free.values())
     assert len(full()) == expected
 
 
@@ -249,7 +266,6 @@ def test_the_covering_set_is_deterministic() -> None:
 
 
 @pytest.mark.slow
-@ORACLE_MISSES_DEPLOY_TARGETS
 def test_the_covering_set_covers_every_valid_pair() -> None:
     assert_covers({})
 

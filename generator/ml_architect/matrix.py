@@ -6,7 +6,9 @@ templates themselves (jinja2.meta, following imports such as includes/framework.
 following the defaults of the questions that are not varied). Choice questions whose validators
 read one another form a block: each block's combinations are walked once, in copier's order,
 checked by the same validators copier runs (ml_architect.framework), pruning a branch at its
-first refusal. The full matrix is the product of the blocks' valid combinations, streamed.
+first refusal. Each check runs as `copier copy --data` runs it, given every answer of the
+variant up front: once the answers it reads are chosen, with them. The full matrix is the
+product of the blocks' valid combinations, streamed.
 
 The covering set is greedy and deterministic: each variant added is the valid combination that
 holds the most pairs of answer values not yet covered (a multiselect question counts as one
@@ -21,6 +23,7 @@ import heapq
 import itertools
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -148,32 +151,63 @@ def _values(spec: dict[str, Any], context: dict[str, Any]) -> list[Any]:
 def _walk(
     fixed: dict[str, Any],
     branch: set[str],
-    validate: set[str],
+    validate: dict[str, set[str]],
     *,
     only: dict[str, Any] | None = None,
     strict: bool = False,
     folder_name: str = "my-project",
 ) -> Iterator[dict[str, Any]]:
     """Every settled answer set with each `branch` question over all its values and the others
-    fixed or default, as copier settles them, keeping those that pass the `validate` checks
-    (strict: raising AnswerError, copier's message, at the first refusal); `only` keeps one
-    value of a branch question. Branches share their prefix, so a check runs once for all the
-    combinations after it."""
-    specs = list(framework.questions().items())
+    fixed or default, as `copier copy --data` settles them when given the fixed and branch
+    answers, keeping those that pass the `validate` checks (strict: raising AnswerError,
+    copier's message, at the first refusal); `only` keeps one value of a branch question.
 
-    def step(index: int, context: dict[str, Any], answers: dict[str, Any]) -> Iterator[dict]:
+    Copier renders each question with every answer given up front, later questions' included,
+    so a check waits until the branch questions it reads (`validate[name]`) are chosen, then
+    runs with the context of its own turn plus the branch answers. Branches share their
+    prefix, so a check runs once for all the combinations after it. (Conditions, choice lists
+    and the defaults of the questions not varied are still rendered at their turn: none of
+    copier.yml's reads a later varied question.)"""
+    specs = list(framework.questions().items())
+    position = {name: index for index, (name, _) in enumerate(specs)}
+    # The index after which each check can run: its own, or its last branch question's.
+    due = {
+        name: max(position[question] for question in waits | {name})
+        for name, waits in validate.items()
+    }
+
+    refusals: Counter[str] = Counter()
+
+    def refusal(
+        held: tuple[tuple[str, Any, dict[str, Any]], ...], index: int, chosen: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """A check due at `index` that copier would refuse, with its message: the first in
+        copier's order when strict, else the first found."""
+        now = [item for item in held if due[item[0]] == index]
+        if not strict:
+            # One refusal drops the branch, and the checks that wait for the last answers are
+            # many and costly: try first those that refused most often so far.
+            now.sort(key=lambda item: -refusals[item[0]])
+        for name, value, context in now:
+            message = framework.check(name, value, {**context, **chosen})
+            if message:
+                refusals[name] += 1
+                return name, message
+        return None
+
+    def step(
+        index: int,
+        context: dict[str, Any],
+        answers: dict[str, Any],
+        given: dict[str, Any],
+        waiting: tuple[tuple[str, Any, dict[str, Any]], ...],
+    ) -> Iterator[dict]:
         if index == len(specs):
             yield answers
             return
         name, spec = specs[index]
-        if not framework.asked(spec, context):
-            if name in fixed:
-                value = framework.cast(fixed[name], spec)
-            else:
-                value = framework.default(name, spec, context)
-            yield from step(index + 1, {**context, name: value}, answers)
-            return
-        if name in branch:
+        asked = framework.asked(spec, context)
+        if asked and name in branch:
             candidates = _values(spec, context)
             if only and name in only:
                 candidates = [value for value in candidates if _frozen(value) == only[name]]
@@ -182,15 +216,23 @@ def _walk(
         else:
             candidates = [framework.default(name, spec, context)]
         for value in candidates:
-            message = framework.check(name, value, context) if name in validate else ""
-            if message and strict:
-                raise framework.AnswerError(name, message)
-            if message:
+            held = (*waiting, (name, value, context)) if asked and name in validate else waiting
+            # A variant lists only the answers copier asks, so only those are given up front.
+            chosen = {**given, name: value} if asked and name in branch else given
+            refused = refusal(held, index, chosen)
+            if refused and strict:
+                raise framework.AnswerError(*refused)
+            if refused:
                 continue
-            yield from step(index + 1, {**context, name: value}, {**answers, name: value})
+            yield from step(
+                index + 1,
+                {**context, name: value},
+                {**answers, name: value} if asked else answers,
+                chosen,
+                tuple(item for item in held if due[item[0]] > index),
+            )
 
-    context = {**framework.computed_values(), "_folder_name": folder_name}
-    yield from step(0, context, {})
+    yield from step(0, framework.starting_context(fixed, folder_name), {}, {}, ())
 
 
 # --- the matrix ------------------------------------------------------------------------------
@@ -267,7 +309,7 @@ def choice_questions(fixed: dict[str, Any] | None = None) -> list[str]:
 def _combinations(
     fixed: dict[str, Any],
     questions: tuple[str, ...],
-    validate: set[str],
+    validate: dict[str, set[str]],
     only: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """A block's valid combinations, in walking order (`only`: those with this first value)."""
@@ -277,13 +319,13 @@ def _combinations(
 
 
 def _block(
-    fixed: dict[str, Any], questions: tuple[str, ...], validate: set[str], jobs: int
+    fixed: dict[str, Any], questions: tuple[str, ...], validate: dict[str, set[str]], jobs: int
 ) -> Block:
     """Walk one block; with several jobs, one process per value of its first question."""
     first = questions[0]
     splits: list[Any] = []
     if jobs > 1 and len(questions) > 1:
-        settled = list(_walk(fixed, {first}, set()))
+        settled = list(_walk(fixed, {first}, {}))
         if all(first in answers for answers in settled):
             splits = list(dict.fromkeys(_frozen(answers[first]) for answers in settled))
     if len(splits) > 1:
@@ -311,11 +353,13 @@ def build(fixed: dict[str, Any] | None = None, *, jobs: int = 1) -> Matrix:
     varied = choice_questions(fixed)
     checks = dependencies(set(varied), set(fixed))
     # The checks no varied answer reaches run once; a refusal there is the fixed answers' fault.
-    constant = {name for name in framework.questions() if name not in checks}
+    constant = {name: set() for name in framework.questions() if name not in checks}
     next(_walk(fixed, set(), constant, strict=True))
     blocks = []
     for questions in _blocks_of(varied, checks):
-        validate = {name for name, deciders in checks.items() if deciders <= set(questions)}
+        validate = {
+            name: deciders for name, deciders in checks.items() if deciders <= set(questions)
+        }
         blocks.append(_block(fixed, tuple(questions), validate, jobs))
     return Matrix(fixed, tuple(blocks), tuple(framework.questions()))
 
