@@ -36,28 +36,34 @@ def flash_attention_problem(device: torch.device | None = None) -> str | None:
     return None
 
 
-def resolved(implementation: str, device: torch.device | None = None) -> str:
-    """auto as flash_attention_2 where it can run (on `device`, default the GPU), else sdpa."""
+def resolved(
+    implementation: str, device: torch.device | None = None, precision: str | None = None
+) -> str:
+    """auto as flash_attention_2 where it can run (on `device`, default the GPU, in `precision`),
+    else sdpa; any other value as it is."""
     if implementation != "auto":
         return implementation
-    if problem := flash_attention_problem(device):
+    if problem := flash_attention_problem(device) or _precision_problem(precision):
         logger.info("%s auto: sdpa, as flash_attention_2 cannot run: %s", FIELD, problem)
         return "sdpa"
     return "flash_attention_2"
 
 
+def _precision_problem(precision: str | None) -> str | None:
+    # Its kernels compute in 16 bits only.
+    return "it computes in bf16 or fp16 only, not fp32" if precision == "fp32" else None
+
+
 def check_attention(implementation: str, precision: str) -> None:
-    """Fail before any work when this machine cannot train with the configured kernel."""
-    if resolved(implementation) != "flash_attention_2":
+    """Fail before any work when this machine cannot train with the configured kernel.
+
+    Only flash_attention_2 asked for by name can fail: auto has already settled for sdpa where
+    it cannot run.
+    """
+    if implementation != "flash_attention_2":
         return
-    if problem := flash_attention_problem():
-        raise ConfigError(f"{FIELD} is flash_attention_2, but {problem}: use sdpa or eager")
-    if precision == "fp32":
-        # Its kernels compute in 16 bits only.
-        raise ConfigError(
-            f"{FIELD} is {implementation}, which means flash_attention_2 here: it needs "
-            "training.precision bf16 or fp16, not fp32 (or set it to sdpa)"
-        )
+    if problem := flash_attention_problem() or _precision_problem(precision):
+        raise ConfigError(f"{FIELD} is flash_attention_2, but {problem}: use auto, sdpa or eager")
 
 
 def attention_for(
@@ -101,15 +107,21 @@ def attention_for(
     )
 
 
-def serving_attention(implementation: str, device: torch.device | None = None) -> str:
+def serving_attention(
+    implementation: str, device: torch.device | None = None, precision: str | None = None
+) -> str:
     """The kernel a trained model is loaded with for evaluation, predict and serve.
 
-    flash_attention_2 where `device` can run it; elsewhere (a CPU, a machine without flash-attn)
-    sdpa, which computes the same attention: a model trained with one serves with the other.
+    flash_attention_2 where `device` can run it in `precision`; elsewhere (a CPU, a machine
+    without flash-attn, fp32 weights) sdpa, which computes the same attention: a model trained
+    with one serves with the other. auto stays auto where FlashAttention 2 can run, so that
+    attention_for still falls back for an architecture without it.
     """
     if implementation == "auto":
-        return resolved(implementation, device)
-    if implementation == "flash_attention_2" and (problem := flash_attention_problem(device)):
+        return "auto" if resolved(implementation, device, precision) == "flash_attention_2" else "sdpa"
+    if implementation == "flash_attention_2" and (
+        problem := flash_attention_problem(device) or _precision_problem(precision)
+    ):
         logger.info("Loading with sdpa attention, not flash_attention_2: %s", problem)
         return "sdpa"
     return implementation

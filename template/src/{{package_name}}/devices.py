@@ -42,7 +42,8 @@ def serving_placement(config: ProjectConfig) -> Placement:
         config.serve.device,
         config.serve.dtype,
     )
-    attention = serving_attention(config.model.attn_implementation, device)
+    precision = "fp32" if dtype == torch.float32 else "16-bit"
+    attention = serving_attention(config.model.attn_implementation, device, precision)
     return Placement(device, dtype, attention)
 
 
