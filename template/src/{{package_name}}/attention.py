@@ -118,7 +118,8 @@ def serving_attention(
     attention_for still falls back for an architecture without it.
     """
     if implementation == "auto":
-        return "auto" if resolved(implementation, device, precision) == "flash_attention_2" else "sdpa"
+        runs_here = resolved(implementation, device, precision) == "flash_attention_2"
+        return "auto" if runs_here else "sdpa"
     if implementation == "flash_attention_2" and (
         problem := flash_attention_problem(device) or _precision_problem(precision)
     ):
