@@ -46,6 +46,7 @@ def resolved(
     if problem := flash_attention_problem(device) or _precision_problem(precision):
         logger.info("%s auto: sdpa, as flash_attention_2 cannot run: %s", FIELD, problem)
         return "sdpa"
+    logger.info("%s auto: flash_attention_2", FIELD)
     return "flash_attention_2"
 
 
