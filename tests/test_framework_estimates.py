@@ -201,9 +201,11 @@ def test_convnext_activations_per_image_match_what_autograd_saves(
             return tensor
 
         pixels = torch.randn(images, 3, 224, 224)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                model(pixel_values=pixels).logits.sum()
+        with (
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast),
+        ):
+            model(pixel_values=pixels).logits.sum()
         return sum(storages.values())
 
     measured = saved_bytes(2) - saved_bytes(1)

@@ -52,6 +52,7 @@ REFUSED = [
     ({"author_email": "me@example.com\n"}, "author_email", "control character"),
     ({"author_name": "Ann\x00"}, "author_name", "control character"),
     ({"author_name": "Ann\x1b[31m"}, "author_name", "control character"),
+    ({"author_name": "   "}, "author_name", "is blank"),
     ({"dataset": "data/train.csv\n"}, "dataset", "control character"),
     ({"package_name": "platform"}, "package_name", "taken by Python itself or by a dependency"),
     ({"package_name": "email"}, "package_name", "package_name=email_app"),
@@ -192,7 +193,9 @@ def assert_project_parses(project: Path, answers: dict[str, object]) -> None:
     description = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ",
                                   str(answers["description"])).split())  # fmt: skip
     assert pyproject["project"]["description"] == description
-    assert pyproject["project"]["authors"][0]["name"] == answers["author_name"]
+    # Written on one line, runs of spaces as one (as the description).
+    author = " ".join(str(answers["author_name"]).split())
+    assert pyproject["project"]["authors"][0]["name"] == author
     for config in (project / "configs").glob("*.yaml"):
         yaml.safe_load(config.read_text())
     train = yaml.safe_load((project / "configs/train.yaml").read_text())
