@@ -43,15 +43,17 @@ def resolved(
     else sdpa; any other value as it is."""
     if implementation != "auto":
         return implementation
-    if problem := flash_attention_problem(device) or _precision_problem(precision):
+    if problem := _why_not_flash(device, precision):
         logger.info("%s auto: sdpa, as flash_attention_2 cannot run: %s", FIELD, problem)
         return "sdpa"
     logger.info("%s auto: flash_attention_2", FIELD)
     return "flash_attention_2"
 
 
-def _precision_problem(precision: str | None) -> str | None:
-    # Its kernels compute in 16 bits only.
+def _why_not_flash(device: torch.device | None, precision: str | None) -> str | None:
+    """Why flash_attention_2 cannot run on `device` in `precision` (its kernels are 16-bit only)."""
+    if problem := flash_attention_problem(device):
+        return problem
     return "it computes in bf16 or fp16 only, not fp32" if precision == "fp32" else None
 
 
@@ -63,7 +65,7 @@ def check_attention(implementation: str, precision: str) -> None:
     """
     if implementation != "flash_attention_2":
         return
-    if problem := flash_attention_problem() or _precision_problem(precision):
+    if problem := _why_not_flash(None, precision):
         raise ConfigError(f"{FIELD} is flash_attention_2, but {problem}: use auto, sdpa or eager")
 
 
@@ -121,9 +123,7 @@ def serving_attention(
     if implementation == "auto":
         runs_here = resolved(implementation, device, precision) == "flash_attention_2"
         return "auto" if runs_here else "sdpa"
-    if implementation == "flash_attention_2" and (
-        problem := flash_attention_problem(device) or _precision_problem(precision)
-    ):
+    if implementation == "flash_attention_2" and (problem := _why_not_flash(device, precision)):
         logger.info("Loading with sdpa attention, not flash_attention_2: %s", problem)
         return "sdpa"
     return implementation
