@@ -201,9 +201,16 @@ def test_each_tracker_renders_its_module_config_and_pin(copie, tracking: str) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tracking", TRACKERS)
-def test_each_tracker_records_the_training_run(copie, tracking: str) -> None:
-    project = render(copie, project_name="ticket-router", tracking=tracking)
+@pytest.mark.parametrize(
+    ("tracking", "fine_tuning"),
+    # Full fine-tuning scores with the training Trainer; LoRA scores the saved, merged model
+    # apart, and hands those scores to the tracker itself.
+    [*((tracking, "full") for tracking in TRACKERS), ("mlflow", "lora"), ("tensorboard", "lora")],
+)
+def test_each_tracker_records_the_training_run(copie, tracking: str, fine_tuning: str) -> None:
+    project = render(
+        copie, project_name="ticket-router", tracking=tracking, fine_tuning=fine_tuning
+    )
     outcome = run_project_tests(project, "tests/test_tracking.py", "tests/test_settings.py")
     assert_suite_passed(outcome)
     assert "passed" in outcome.stdout and "skipped" not in outcome.stdout
