@@ -6,6 +6,7 @@ The compose file is checked twice: its structure here, and docker compose's own 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -59,6 +60,12 @@ def assert_hadolint_clean(project: Path) -> None:
     assert outcome.returncode == 0, outcome.stdout
 
 
+def served_command(dockerfile: str) -> list[str]:
+    """The image's CMD (the last one: HEALTHCHECK's comes before it), as its JSON list."""
+    line = [line for line in dockerfile.splitlines() if line.startswith("CMD ")][-1]
+    return json.loads(line.removeprefix("CMD "))
+
+
 def bases(dockerfile: str) -> list[str]:
     return [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
 
@@ -72,6 +79,7 @@ def test_the_cpu_answer_builds_on_slim_python_with_the_cpu_torch(
         f"--index-url https://download.pytorch.org/whl/cpu torch=={versions['torch']}" in dockerfile
     )
     assert "nvidia" not in dockerfile and "--gpus" not in dockerfile
+    assert "serve.device" not in served_command(dockerfile)
 
     compose = yaml.safe_load((default_project / "docker-compose.yml").read_text())
     assert set(compose["services"]) == {"api"}
@@ -95,6 +103,9 @@ def test_a_gpu_answer_builds_on_cuda_with_the_matching_torch_build(
     assert f"--index-url {index} torch=={versions['torch']}" in dockerfile
     assert f"ghcr.io/astral-sh/uv:{IMAGES['uv']}" in dockerfile
     assert "USER 10001" in dockerfile and "HEALTHCHECK" in dockerfile and READY_PROBE in dockerfile
+    # Without a usable GPU the server refuses to start rather than serve on the CPU.
+    command = served_command(dockerfile)
+    assert command[command.index("serve.device=cuda") - 1] == "--set"
 
 
 def test_a_gpu_answer_reserves_the_gpu_and_causal_lm_gets_vllm(gpu_causal_lm: Path) -> None:

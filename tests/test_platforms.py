@@ -4,6 +4,7 @@ virtual environment of its own, made with uv and kept between runs."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 from pathlib import Path
@@ -94,6 +95,35 @@ def test_lambda_task_files_pass_skypilots_schema(copie) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("tracking", "keys"), [("none", ["HF_TOKEN"]), ("wandb", ["HF_TOKEN", "WANDB_API_KEY"])]
+)
+def test_the_modal_secret_must_hold_what_the_run_reads(
+    copie, tracking: str, keys: list[str]
+) -> None:
+    # W&B logs online from a container only with its key: a secret without it fails the launch
+    # at once, not after the model is loaded; the README's `modal secret create` line sets it.
+    project = render(
+        copie, project_name="ticket-router", gpu="A10G", platform="modal", tracking=tracking
+    )
+    assert_ruff_clean(project)
+    app = ast.parse((project / "src" / "ticket_router" / "modal_train.py").read_text())
+    (secret,) = [
+        node
+        for node in ast.walk(app)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "modal.Secret.from_name"
+    ]
+    (required,) = [keyword.value for keyword in secret.keywords if keyword.arg == "required_keys"]
+    assert ast.literal_eval(required) == keys
+    readme = (project / "README.md").read_text()
+    (create,) = [
+        line
+        for line in readme.splitlines()
+        if line.startswith("modal secret create ticket-router-secrets")
+    ]
+    assert all(f"{key}=" in create for key in keys)
+
+
 def test_a_modal_cluster_renders_and_passes_its_launch_tests(copie) -> None:
     # Two clustered containers of 8 GPUs (a Modal cluster node takes its whole host), FSDP.
     project = render(
