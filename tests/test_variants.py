@@ -383,3 +383,24 @@ def test_without_the_onnx_target_nothing_of_it_renders(copie) -> None:
     assert not (project / "benchmarks" / "onnx_speed.py").exists()
     assert not list(project.rglob("*onnx*"))
     assert "onnx" not in (project / "pyproject.toml").read_text()
+
+
+def test_a_long_context_model_serves_the_context_its_kv_cache_allows(copie) -> None:
+    # Llama 3.1 reads 131,072 tokens at 128 KiB of KV cache each (16 GiB a sequence): serving is
+    # capped where one sequence takes 2 GiB, so that vLLM can start on the GPU it is deployed to.
+    project = render(
+        copie,
+        project_name="ticket-router",
+        task="causal-lm",
+        base_model="meta-llama/Llama-3.1-8B-Instruct",
+        fine_tuning="qlora",
+        gpu="A10G",
+    )
+    train = yaml.safe_load((project / "configs" / "train.yaml").read_text())
+    assert train["serve"]["context_length"] == 2 * 1024**3 // (2 * 32 * 8 * 128 * 2)
+    # The smoke model is tiny: its own context. A model whose cache is small keeps its own too.
+    smoke = yaml.safe_load((project / "configs" / "smoke.yaml").read_text())
+    assert smoke["serve"]["context_length"] is None
+    small = render(copie, project_name="ticket-router", task="causal-lm", gpu="A10G")
+    train = yaml.safe_load((small / "configs" / "train.yaml").read_text())
+    assert train["serve"]["context_length"] is None
