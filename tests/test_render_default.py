@@ -268,17 +268,3 @@ def test_ci_reports_a_newer_template_release(default_project: Path, versions) ->
     assert "copier check-update --quiet" in commands
     # Exit status 2 means "an update exists": a warning, not a failed build.
     assert '"$status" -eq 2' in commands and "::warning" in commands
-
-
-@pytest.mark.parametrize("examples", [160, 50_000])
-def test_early_stopping_gets_rounds_to_compare(copie, examples: int) -> None:
-    project = render(copie, project_name="ticket-router", dataset_examples=examples)
-    training = yaml.safe_load((project / "configs" / "train.yaml").read_text())["training"]
-    batch = training["per_device_train_batch_size"] * training["gradient_accumulation_steps"]
-    steps_per_epoch = -(-examples // batch)
-    assert training["eval_strategy"] == "steps"
-    evaluations = training["num_train_epochs"] * steps_per_epoch // training["eval_steps"]
-    # Patience counts rounds without improvement after a best one: it needs more rounds than that.
-    assert evaluations > training["early_stopping_patience"] + 1
-    if examples > 10_000:
-        assert 3 <= steps_per_epoch / training["eval_steps"] <= 5  # about four times an epoch
