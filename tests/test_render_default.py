@@ -39,6 +39,7 @@ EXPECTED_FILES = {
     "src/ticket_router/__init__.py",
     "src/ticket_router/__main__.py",
     "src/ticket_router/attention.py",
+    "src/ticket_router/cadence.py",
     "src/ticket_router/cli.py",
     "src/ticket_router/config.py",
     "src/ticket_router/data.py",
