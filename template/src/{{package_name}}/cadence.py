@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 class EvaluationCadence(TrainerCallback):
-    """Evaluates (and saves a checkpoint) `per_epoch` times an epoch.
+    """Evaluates (and saves a checkpoint) `per_epoch` times an epoch, or a little more often
+    where the steps do not divide evenly (every whole share of an epoch, at least every step).
 
     Counted when training starts, from the batches the run trains on: the data's real size,
     packing, the processes that share the data and gradient accumulation all count. A step
@@ -35,6 +36,8 @@ class EvaluationCadence(TrainerCallback):
         assert train_dataloader is not None  # the Trainer hands its loader to every callback
         steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
         state.eval_steps = state.save_steps = max(1, steps_per_epoch // self.per_epoch)
+        # What trackers and the saved arguments report, as the Trainer now runs.
+        args.eval_steps = args.save_steps = state.eval_steps
         logger.info(
             "Evaluating and saving every %d steps: %d times an epoch of %d steps",
             state.eval_steps,
